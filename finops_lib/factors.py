@@ -1,0 +1,250 @@
+"""Literature values with their sources: coefficients, factors, prices, priors.
+
+Every entry carries ``value``/fields plus ``source``, ``year`` and ``unit``.
+A notebook never hard-codes a factor; it reads it from here (or from a
+snapshot). Exact unit conversions live in :mod:`finops_lib.constants`.
+
+Sources are summarised in ``shared/REFERENCES.md`` of the project.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# --------------------------------------------------------------------------- #
+# Facility: power usage effectiveness
+# --------------------------------------------------------------------------- #
+PUE = MappingProxyType(
+    {
+        "ccf_aws": {
+            "value": 1.135,
+            "unit": "-",
+            "year": 2024,
+            "source": "Cloud Carbon Footprint methodology, AWS PUE constant",
+        },
+        "aws_eu_central_1_2024": {
+            "value": 1.35,
+            "unit": "-",
+            "year": 2024,
+            "source": "Green Software Foundation real-time-cloud, Cloud_Region_Metadata.csv, eu-central-1",
+        },
+        "aws_eu_central_1_2022": {
+            "value": 1.32,
+            "unit": "-",
+            "year": 2022,
+            "source": "Green Software Foundation real-time-cloud, Cloud_Region_Metadata.csv, eu-central-1",
+        },
+    }
+)
+
+# --------------------------------------------------------------------------- #
+# Grid: annual average carbon intensity for Germany (zone DE, eu-central-1)
+# --------------------------------------------------------------------------- #
+GRID_INTENSITY_G_PER_KWH = MappingProxyType(
+    {
+        "DE_2024_consumption": {
+            "value": 370.93,
+            "unit": "gCO2e/kWh",
+            "year": 2024,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, grid average consumption",
+        },
+        "DE_2024_marginal": {
+            "value": 731.22,
+            "unit": "gCO2e/kWh",
+            "year": 2024,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, marginal",
+        },
+        "DE_2024_production": {
+            "value": 394.14,
+            "unit": "gCO2e/kWh",
+            "year": 2024,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, average production",
+        },
+        "DE_2022_consumption": {
+            "value": 474.46,
+            "unit": "gCO2e/kWh",
+            "year": 2022,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1",
+        },
+        "DE_2023_codecarbon": {
+            "value": 380.95,
+            "unit": "gCO2e/kWh",
+            "year": 2023,
+            "source": "codecarbon global_energy_mix.json, Germany",
+        },
+        "DE_ccf_eea": {
+            "value": 311.0,
+            "unit": "gCO2e/kWh",
+            "year": 2024,
+            "source": "Cloud Carbon Footprint, eu-central-1 grid factor (EEA annual)",
+        },
+        "DE_boavizta_2019": {
+            "value": 422.0,
+            "unit": "gCO2e/kWh",
+            "year": 2019,
+            "source": "boaviztapi factors.yml, DEU",
+        },
+    }
+)
+
+#: Zone of each AWS region in Electricity Maps (GSF real-time-cloud metadata).
+REGION_ZONE = MappingProxyType(
+    {"eu-central-1": "DE", "eu-west-1": "IE", "eu-north-1": "SE", "us-east-1": "US-MIDA-PJM"}
+)
+
+# --------------------------------------------------------------------------- #
+# Cloud Carbon Footprint (AWS, 2024 constants)
+# --------------------------------------------------------------------------- #
+CCF_SOURCE = "Cloud Carbon Footprint methodology and coefficients (AWS, 2024 constants)"
+
+#: Min / max power per vCPU by microarchitecture. [W/vCPU]
+CCF_W_PER_VCPU = MappingProxyType(
+    {
+        "cascade_lake": (0.64, 3.97),
+        "skylake": (0.65, 4.26),
+        "broadwell": (0.71, 3.69),
+        "haswell": (1.00, 4.74),
+        "epyc_1st": (0.82, 2.55),
+        "epyc_2nd": (0.47, 1.69),
+        "epyc_3rd": (0.445, 2.019),
+        "graviton2": (0.47, 1.69),  # CCF uses the EPYC 2nd gen values for Graviton2
+        "fallback": (0.74, 3.5),  # CCF's AWS average; used only when asked for explicitly
+    }
+)
+#: Memory power. [W/GiB] (0.000392 kWh per GB-hour) -- CCF.
+CCF_MEMORY_W_PER_GIB = 0.392
+#: CCF storage coefficients. [Wh/TB-h]
+CCF_SSD_WH_PER_TBH = 1.2
+CCF_HDD_WH_PER_TBH = 0.65
+#: CCF embodied: hours in the 4-year server lifetime (4 * 8,760). [h]
+CCF_LIFETIME_H = 35_040
+#: CCF total embodied emissions of the largest host of a family. [kgCO2e]
+CCF_EMBODIED_KG_PER_HOST = MappingProxyType(
+    {"m5": 1_610.79, "m6i": 1_788.46, "c5": 1_344.29, "r5": 2_143.79, "m6g": 1_333.12}
+)
+
+# --------------------------------------------------------------------------- #
+# Instance catalogue for eu-central-1 (Linux, shared tenancy)
+# --------------------------------------------------------------------------- #
+#: vCPU, memory [GiB], on-demand price [USD/h], CCF microarchitecture.
+#: Prices: SkyPilot catalog v8 (skypilot-org/skypilot-catalog, catalogs/v8/aws/vms.csv,
+#: refreshed from the AWS Pricing API; exact date unknown). ``derived`` marks a
+#: price scaled linearly from a sibling size of the same family.
+#: Microarchitectures: processor column of the same catalog (Xeon Platinum
+#: 8175M/8259CL = Skylake/Cascade Lake; 8375C = Ice Lake, for which CCF has no
+#: coefficient and we map to Cascade Lake -- documented assumption; EPYC 7R13 =
+#: EPYC 3rd gen).
+INSTANCE_CATALOG_SOURCE = "SkyPilot catalog v8, catalogs/v8/aws/vms.csv, eu-central-1"
+INSTANCE_CATALOG = MappingProxyType(
+    {
+        "t3.micro": {"vcpu": 2, "memory_gib": 1, "usd_per_hour": 0.012, "derived": True, "arch": "skylake"},
+        "t3.small": {"vcpu": 2, "memory_gib": 2, "usd_per_hour": 0.024, "derived": False, "arch": "skylake"},
+        "t3.medium": {"vcpu": 2, "memory_gib": 4, "usd_per_hour": 0.048, "derived": True, "arch": "skylake"},
+        "t3.large": {"vcpu": 2, "memory_gib": 8, "usd_per_hour": 0.096, "derived": True, "arch": "skylake"},
+        "t3.xlarge": {"vcpu": 4, "memory_gib": 16, "usd_per_hour": 0.192, "derived": False, "arch": "skylake"},
+        "t4g.micro": {"vcpu": 2, "memory_gib": 1, "usd_per_hour": 0.0096, "derived": False, "arch": "graviton2"},
+        "t4g.medium": {"vcpu": 2, "memory_gib": 4, "usd_per_hour": 0.0384, "derived": False, "arch": "graviton2"},
+        "m5.large": {"vcpu": 2, "memory_gib": 8, "usd_per_hour": 0.115, "derived": False, "arch": "skylake"},
+        "m5.xlarge": {"vcpu": 4, "memory_gib": 16, "usd_per_hour": 0.23, "derived": True, "arch": "skylake"},
+        "m5.2xlarge": {"vcpu": 8, "memory_gib": 32, "usd_per_hour": 0.46, "derived": False, "arch": "skylake"},
+        "m6i.large": {"vcpu": 2, "memory_gib": 8, "usd_per_hour": 0.115, "derived": True, "arch": "cascade_lake"},
+        "m6i.xlarge": {"vcpu": 4, "memory_gib": 16, "usd_per_hour": 0.23, "derived": False, "arch": "cascade_lake"},
+        "m6a.large": {"vcpu": 2, "memory_gib": 8, "usd_per_hour": 0.1035, "derived": False, "arch": "epyc_3rd"},
+        "m6a.xlarge": {"vcpu": 4, "memory_gib": 16, "usd_per_hour": 0.207, "derived": False, "arch": "epyc_3rd"},
+        "m6g.large": {"vcpu": 2, "memory_gib": 8, "usd_per_hour": 0.092, "derived": True, "arch": "graviton2"},
+        "c5.large": {"vcpu": 2, "memory_gib": 4, "usd_per_hour": 0.097, "derived": True, "arch": "skylake"},
+        "c5.xlarge": {"vcpu": 4, "memory_gib": 8, "usd_per_hour": 0.194, "derived": False, "arch": "skylake"},
+        "c6i.large": {"vcpu": 2, "memory_gib": 4, "usd_per_hour": 0.097, "derived": False, "arch": "cascade_lake"},
+        "c6g.large": {"vcpu": 2, "memory_gib": 4, "usd_per_hour": 0.0776, "derived": False, "arch": "graviton2"},
+        "r5.large": {"vcpu": 2, "memory_gib": 16, "usd_per_hour": 0.152, "derived": True, "arch": "skylake"},
+        "r6i.large": {"vcpu": 2, "memory_gib": 16, "usd_per_hour": 0.152, "derived": False, "arch": "cascade_lake"},
+        "r6g.large": {"vcpu": 2, "memory_gib": 16, "usd_per_hour": 0.1216, "derived": True, "arch": "graviton2"},
+    }
+)
+
+# --------------------------------------------------------------------------- #
+# BoaviztAPI 2.x reference readings (instance power at load 0/10/50/100 %)
+# --------------------------------------------------------------------------- #
+BOAVIZTA_SOURCE = "BoaviztAPI 2.x, POST /v1/cloud/instance, usage_location DEU (read 2026)"
+#: Seen power [W] at load fractions (0, 0.1, 0.5, 1.0); used in tests and as the
+#: documented shape of the ``boavizta`` model when no server is at hand.
+BOAVIZTA_REFERENCE_POWER_W = MappingProxyType(
+    {
+        "m6a.large": (1.851, 3.161, 6.010, 7.947),
+        "t3.micro": (1.725, 4.423, 10.119, 13.775),
+        "m5.xlarge": (5.388, 10.867, 22.592, 30.321),
+        "c6g.large": (1.297, 2.583, 5.337, 7.156),
+    }
+)
+BOAVIZTA_REFERENCE_LOADS_FRAC = (0.0, 0.1, 0.5, 1.0)
+#: AWS host lifetime assumed by BoaviztAPI. [h]
+BOAVIZTA_AWS_LIFETIME_H = 52_560
+
+# --------------------------------------------------------------------------- #
+# Seed model (the original project)
+# --------------------------------------------------------------------------- #
+#: P = P_ref * (0.3 + 0.7 u); Barroso & Hoelzle (2007), "The Case for
+#: Energy-Proportional Computing", IEEE Computer 40(12).
+LINEAR_SHARE_IDLE_FRAC = 0.3
+
+# --------------------------------------------------------------------------- #
+# Money
+# --------------------------------------------------------------------------- #
+#: Default USD -> EUR rate; override per experiment. ECB reference rate
+#: 2024 annual average: 1 EUR = 1.0824 USD -> 0.9239 EUR/USD.
+EUR_PER_USD = {"value": 0.9239, "unit": "EUR/USD", "year": 2024, "source": "ECB euro foreign exchange reference rates, 2024 annual average (1.0824 USD/EUR)"}
+#: EC2 per-second billing minimum for Linux On-Demand (AWS announcement, 2017). [s]
+BILLING_MINIMUM_S = 60
+
+# --------------------------------------------------------------------------- #
+# Uncertainty priors (shared by the Monte Carlo and by the sandbox's hidden truth)
+# --------------------------------------------------------------------------- #
+#: Named input distributions. The sandbox draws its hidden true factors from
+#: exactly these priors (and never tells the estimate), so a calibrated Monte
+#: Carlo covers the truth at its nominal rate.
+#: Kinds: ``uniform(low, high)``; ``lognormal_frac(sd)`` = multiplicative factor
+#: exp(N(0, sd)); ``normal_frac(sd)`` = relative error 1 + N(0, sd).
+UNCERTAINTY_PRIORS = MappingProxyType(
+    {
+        "pue": {
+            "kind": "uniform",
+            "low": 1.135,
+            "high": 1.35,
+            "source": "between CCF's AWS PUE (1.135) and the 2024 eu-central-1 figure (1.35, GSF)",
+        },
+        "power_scale": {
+            "kind": "lognormal_frac",
+            "sd": 0.10,
+            "source": "Boavizta power +/-10 % (original thesis uncertainty table)",
+        },
+        "intensity_scale": {
+            "kind": "lognormal_frac",
+            "sd": 0.05,
+            "source": "Electricity Maps intensity +/-5 % (original thesis uncertainty table)",
+        },
+        "cpu_scale": {
+            "kind": "lognormal_frac",
+            "sd": 0.05,
+            "source": "CloudWatch CPU +/-5 % (original thesis uncertainty table)",
+        },
+        "price_scale": {
+            "kind": "lognormal_frac",
+            "sd": 0.02,
+            "source": "Cost Explorer +/-2 % (original thesis uncertainty table)",
+        },
+        "eur_per_usd": {
+            "kind": "uniform",
+            "low": 0.85,
+            "high": 0.97,
+            "source": "ECB reference rate range 2022-2025 (approx. 1.03-1.18 USD/EUR)",
+        },
+    }
+)
+
+#: Literature savings ranges (original thesis). [frac]
+LITERATURE_SAVINGS_FRAC = MappingProxyType(
+    {
+        "office_hours_cost": {"low": 0.15, "high": 0.25, "source": "office-hours scheduling, 15-25 % cost (original thesis literature review)"},
+        "temporal_shift_co2": {"low": 0.15, "high": 0.35, "source": "temporal shifting, 15-35 % CO2 (original thesis literature review)"},
+    }
+)
