@@ -203,7 +203,16 @@ BILLING_MINIMUM_S = 60
 #: exactly these priors (and never tells the estimate), so a calibrated Monte
 #: Carlo covers the truth at its nominal rate.
 #: Kinds: ``uniform(low, high)``; ``lognormal_frac(sd)`` = multiplicative factor
-#: exp(N(0, sd)); ``normal_frac(sd)`` = relative error 1 + N(0, sd).
+#: exp(N(0, sd)).
+#:
+#: Meaning of each factor (the same in the sandbox truth and in the Monte Carlo):
+#:
+#: - ``pue``: facility energy = IT energy x pue.
+#: - ``power_scale``: true IT power = power-model output x power_scale.
+#: - ``intensity_scale``: true grid intensity = reported (served) intensity x intensity_scale.
+#: - ``cpu_scale``: true mean CPU = reported CloudWatch CPU x cpu_scale (clipped to 0..1).
+#: - ``price_scale``: billed rate = list price x price_scale.
+#: - ``eur_per_usd``: EUR amount = USD amount x eur_per_usd.
 UNCERTAINTY_PRIORS = MappingProxyType(
     {
         "pue": {
