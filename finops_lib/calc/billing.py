@@ -1,0 +1,196 @@
+"""EC2 billing: billed seconds, interval and hourly cost, currency conversion.
+
+References
+----------
+.. [1] AWS, "New -- Per-Second Billing for EC2 Instances and EBS Volumes"
+   (2017): Linux On-Demand, Reserved and Spot instances are billed per second
+   with a minimum of 60 seconds each time an instance is started.
+.. [2] ECB euro foreign exchange reference rates (rate in
+   :data:`finops_lib.factors.EUR_PER_USD`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from finops_lib.constants import S_PER_H
+from finops_lib.factors import BILLING_MINIMUM_S
+
+#: Start evidences that mark a real start inside the window (the minimum applies).
+_REAL_STARTS = ("event", "launch_time")
+
+
+class MissingPriceError(KeyError):
+    """No (unique) price for an instance type / region; the message names it."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _same_kind(x: Any, values: np.ndarray) -> Any:
+    if isinstance(x, pd.Series):
+        return pd.Series(values, index=x.index, name=x.name)
+    if np.ndim(x) == 0:
+        return float(values)
+    return values
+
+
+def billed_seconds(duration_s: Any, minimum_s: float = BILLING_MINIMUM_S) -> Any:
+    r"""
+    Billed seconds of running periods under per-second billing with a minimum [1]_.
+
+    Parameters
+    ----------
+    duration_s : numeric (scalar, array or Series)
+        Running time of each period (one start). [s]
+    minimum_s : float, default ``BILLING_MINIMUM_S`` (60)
+        Minimum billed per start. [s]
+
+    Returns
+    -------
+    billed_s : same kind as ``duration_s``
+        ``max(duration_s, minimum_s)`` for periods longer than 0 s, 0 for
+        zero-length periods, NaN where the duration is NaN. [s]
+
+    Raises
+    ------
+    ValueError
+        For a negative duration or minimum (naming the value).
+    """
+    if minimum_s < 0:
+        raise ValueError(f"minimum_s must be >= 0, got {minimum_s!r}")
+    d = np.asarray(duration_s, dtype="float64")
+    if (d < 0).any():
+        raise ValueError(f"negative duration_s: {d[d < 0][:5].tolist()}")
+    out = np.where(d > 0, np.maximum(d, minimum_s), d)
+    return _same_kind(duration_s, out)
+
+
+def _price_lookup(instances: pd.DataFrame, prices: Any) -> pd.DataFrame:
+    """instance_id -> instance_type, usd_per_hour; errors name what is missing."""
+    inst = instances[["instance_id", "instance_type"] + (["region"] if "region" in instances else [])]
+    if isinstance(prices, Mapping):
+        table = pd.DataFrame({"instance_type": list(prices), "usd_per_hour": list(prices.values())})
+        keys = ["instance_type"]
+    else:
+        table = prices
+        keys = ["instance_type", "region"] if "region" in prices and "region" in inst else ["instance_type"]
+        dup = table.duplicated(keys, keep=False)
+        if dup.any():
+            first = table.loc[dup, keys].iloc[0].tolist()
+            raise MissingPriceError(f"ambiguous price: several rows for {first}")
+    merged = inst.merge(table[[*keys, "usd_per_hour"]], on=keys, how="left")
+    missing = merged["usd_per_hour"].isna()
+    if missing.any():
+        bad = merged.loc[missing, keys].drop_duplicates().to_dict("records")
+        raise MissingPriceError(f"no price for {bad}")
+    return merged.set_index("instance_id")[["instance_type", "usd_per_hour"]]
+
+
+def _lookup_for(ids: pd.Series, instances: pd.DataFrame, prices: Any) -> pd.DataFrame:
+    unknown = sorted(set(ids) - set(instances["instance_id"]))
+    if unknown:
+        raise KeyError(f"instances not in the instances table: {unknown[:5]}")
+    lk = _price_lookup(instances[instances["instance_id"].isin(set(ids))], prices)
+    return lk.loc[list(ids)]
+
+
+def interval_cost_usd(intervals: pd.DataFrame, instances: pd.DataFrame, prices: Any) -> pd.DataFrame:
+    r"""
+    Cost of each running interval under per-second billing with the 60 s minimum [1]_.
+
+    Parameters
+    ----------
+    intervals : pandas.DataFrame
+        ``instance_id``, ``start``, ``end`` and optionally ``start_evidence``
+        (from :func:`finops_lib.calc.running_intervals`).
+    instances : pandas.DataFrame
+        ``instances`` table (``instance_id``, ``instance_type``, ``region``).
+    prices : pandas.DataFrame or mapping
+        ``prices`` table (matched on instance_type and, where both have it,
+        region) or a mapping instance_type -> usd_per_hour. [USD/h]
+
+    Returns
+    -------
+    pandas.DataFrame
+        The intervals plus ``duration_s``, ``billed_s`` [s], ``usd_per_hour``
+        [USD/h] and ``cost_usd`` = billed_s / 3,600 · usd_per_hour [USD].
+
+    Raises
+    ------
+    MissingPriceError
+        (a ``KeyError``) naming the instance type without a unique price.
+
+    Notes
+    -----
+    The minimum applies per start: to intervals whose ``start_evidence`` is
+    "event" or "launch_time". An interval clipped at the window start
+    ("before_window", "current_state") is the tail of a period started
+    earlier and is billed by the second. Without ``start_evidence`` every
+    interval is treated as a start.
+    """
+    out = intervals.copy().reset_index(drop=True)
+    dur = (pd.to_datetime(out["end"], utc=True) - pd.to_datetime(out["start"], utc=True)).dt.total_seconds()
+    out["duration_s"] = dur.astype("float64")
+    real = out["start_evidence"].isin(_REAL_STARTS) if "start_evidence" in out else pd.Series(True, index=out.index)
+    out["billed_s"] = np.where(real.to_numpy(dtype=bool), billed_seconds(dur.to_numpy()), dur.to_numpy())
+    lk = _lookup_for(out["instance_id"], instances, prices)
+    out["usd_per_hour"] = lk["usd_per_hour"].to_numpy(dtype="float64")
+    out["cost_usd"] = out["billed_s"] / S_PER_H * out["usd_per_hour"]
+    return out
+
+
+def hourly_cost_usd(hourly_fraction: pd.DataFrame, instances: pd.DataFrame, prices: Any) -> pd.DataFrame:
+    r"""
+    Hourly cost = running_frac · 1 h · usd_per_hour [USD].
+
+    Parameters
+    ----------
+    hourly_fraction : pandas.DataFrame
+        ``instance_id``, ``hour``, ``running_frac`` [-].
+    instances, prices
+        As in :func:`interval_cost_usd`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``instance_id``, ``hour``, ``cost_usd`` [USD]; NaN where
+        ``running_frac`` is NaN.
+
+    Notes
+    -----
+    Per-second cost of the running time in each hour; the 60 s minimum per
+    start is not applied here (use :func:`interval_cost_usd` for billing).
+    """
+    lk = _lookup_for(hourly_fraction["instance_id"], instances, prices)
+    cost = hourly_fraction["running_frac"].to_numpy(dtype="float64") * lk["usd_per_hour"].to_numpy(dtype="float64")
+    return pd.DataFrame(
+        {"instance_id": hourly_fraction["instance_id"].to_numpy(), "hour": hourly_fraction["hour"].to_numpy(),
+         "cost_usd": cost}
+    ).astype({"instance_id": "string", "hour": hourly_fraction["hour"].dtype})
+
+
+def usd_to_eur(cost_usd: Any, eur_per_usd: float) -> Any:
+    r"""
+    Convert USD to EUR by a configured rate [2]_.
+
+    Parameters
+    ----------
+    cost_usd : numeric (scalar, array or Series)
+        Amount. [USD]
+    eur_per_usd : float
+        Rate, e.g. ``factors.EUR_PER_USD["value"]``. [EUR/USD]
+
+    Returns
+    -------
+    cost_eur : same kind as ``cost_usd``. [EUR]
+    """
+    if not np.isfinite(eur_per_usd) or eur_per_usd <= 0:
+        raise ValueError(f"eur_per_usd must be a positive number, got {eur_per_usd!r}")
+    if isinstance(cost_usd, pd.Series | pd.DataFrame):
+        return cost_usd * eur_per_usd
+    return _same_kind(cost_usd, np.asarray(cost_usd, dtype="float64") * eur_per_usd)
