@@ -122,6 +122,22 @@ CCF_LIFETIME_H = 35_040
 CCF_EMBODIED_KG_PER_HOST = MappingProxyType(
     {"m5": 1_610.79, "m6i": 1_788.46, "c5": 1_344.29, "r5": 2_143.79, "m6g": 1_333.12}
 )
+#: vCPU of the largest size of each family in CCF_EMBODIED_KG_PER_HOST, the
+#: denominator of CCF's embodied resource share (vCPU / vCPU of the largest size).
+#: [vCPU]
+CCF_LARGEST_VCPU = MappingProxyType(
+    {
+        fam: {"value": v, "unit": "vCPU", "year": 2024,
+              "source": f"AWS EC2 instance types documentation ({size})"}
+        for fam, v, size in (
+            ("m5", 96, "m5.24xlarge"),
+            ("m6i", 128, "m6i.32xlarge"),
+            ("c5", 96, "c5.24xlarge"),
+            ("r5", 96, "r5.24xlarge"),
+            ("m6g", 64, "m6g.16xlarge"),
+        )
+    }
+)
 
 # --------------------------------------------------------------------------- #
 # Instance catalogue for eu-central-1 (Linux, shared tenancy)
