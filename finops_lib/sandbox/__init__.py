@@ -1,0 +1,16 @@
+"""The sandbox: a seeded, simulated SME fleet with ground truth, served offline.
+
+- :mod:`.world` -- :class:`WorldConfig`, :func:`build_world` (pure).
+- :mod:`.intensity` -- synthetic, Germany-calibrated grid intensity (pure).
+- :mod:`.servers` -- :func:`serve`: moto + CloudTrail/Cost Explorer/Pricing
+  handlers, Electricity Maps and WattTime compatible endpoints, BoaviztAPI;
+  all on 127.0.0.1.
+- :func:`collect_sandbox_snapshot` -- build, serve, collect with the unchanged
+  collectors, add the ``truth_*`` tables, stop every server.
+
+Everything the sandbox produces is labelled simulated.
+"""
+
+from finops_lib.sandbox.world import World, WorldConfig, build_world
+
+__all__ = ["World", "WorldConfig", "build_world"]

@@ -1,0 +1,265 @@
+"""The simulated world: determinism, validation, truth invariants, intensity calibration."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from finops_lib import factors, schema
+from finops_lib.sandbox import intensity as ci
+from finops_lib.sandbox.world import (
+    MAX_DAYS,
+    WorldConfig,
+    billed_seconds,
+    build_world,
+    draw_true_factors,
+)
+
+SMALL = {"n_instances": 30, "days": 10, "short_run_rate": 0.2}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(SMALL)
+
+
+@pytest.fixture(scope="module")
+def truth(world):
+    return world.truth_tables()
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- determinism
+def test_same_seed_gives_byte_identical_tables(truth):
+    again = build_world(SMALL).truth_tables()
+    for name, df in truth.items():
+        assert _parquet_bytes(df) == _parquet_bytes(again[name]), name
+
+
+def test_same_seed_gives_identical_served_data(world):
+    other = build_world(SMALL)
+    assert other.served_records == world.served_records
+    pd.testing.assert_frame_equal(other.cw_hourly, world.cw_hourly)
+    pd.testing.assert_frame_equal(other.cost_lines, world.cost_lines)
+    pd.testing.assert_series_equal(other.intensity_year, world.intensity_year)
+
+
+def test_different_seed_differs(truth):
+    other = build_world({**SMALL, "seed": 7}).truth_tables()
+    assert _parquet_bytes(other["truth_intervals"]) != _parquet_bytes(truth["truth_intervals"])
+    assert not other["truth_factors"]["value"].equals(truth["truth_factors"]["value"])
+
+
+# --------------------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"n_instancess": 3}, "n_instancess"),
+        ({"instance_types": {"production": ["m5.huge"]}}, "m5.huge"),
+        ({"os_shutdown_rate": -0.1}, "os_shutdown_rate"),
+        ({"cloudwatch_gap_rate": 1.5}, "cloudwatch_gap_rate"),
+        ({"days": MAX_DAYS + 1}, "days"),
+        ({"days": 0}, "days"),
+        ({"n_instances": 0}, "n_instances"),
+        ({"window_end": "2026-11-01T00:00:00"}, "window_end"),
+        ({"window_end": "2026-11-01T00:30:00Z"}, "window_end"),
+        ({"region": "us-east-1"}, "region"),
+        ({"zone": "FR"}, "zone"),
+        ({"role_mix": {"gaming": 1.0}}, "gaming"),
+        ({"role_mix": {"production": -1.0}}, "role_mix"),
+        ({"truth_power_model": "magic"}, "truth_power_model"),
+        ({"os_shutdown_rate": 0.6, "missing_record_rate": 0.6}, "sum to"),
+    ],
+)
+def test_bad_config_is_a_clear_error(override, field):
+    with pytest.raises(ValueError, match=field):
+        WorldConfig.from_dict(override)
+
+
+def test_config_round_trips_through_dict():
+    c = WorldConfig.from_dict({"seed": 3, "n_instances": 12})
+    assert WorldConfig.from_dict(c.to_dict()) == c
+    json.dumps(c.to_dict())  # manifest-ready
+
+
+# --------------------------------------------------------------------------- truth invariants
+def test_truth_tables_match_the_contract(truth):
+    assert set(truth) == set(schema.TRUTH_TABLES)
+    for name, df in truth.items():
+        assert list(df.columns) == list(schema.TRUTH_TABLES[name]), name
+
+
+def test_billed_seconds_hand_computed():
+    assert_allclose(billed_seconds([0, 0, 100, 0], [30, 61, 100 + 3600, 10], [True, True, True, False]),
+                    [60, 61, 3600, 10])  # fmt: skip
+
+
+def test_billing_is_per_second_with_60s_minimum(world, truth):
+    iv, bill = truth["truth_intervals"], truth["truth_billing"]
+    dur_s = (iv["end"] - iv["start"]).dt.total_seconds()
+    applies = iv["start_cause"].ne("before_window") & iv["end_cause"].ne("window_end")
+    assert_allclose(bill["billed_s"], np.where(applies, np.maximum(dur_s, 60), dur_s))
+    assert (dur_s[applies] < 60).any(), "the world should contain short runs to exercise the minimum"
+    tf = world.true_factors
+    info = world.instances.set_index("instance_id")
+    frac = np.where(info.loc[bill["instance_id"], "lifecycle"].eq("spot"), world.config.spot_price_frac, 1.0)
+    price = [factors.INSTANCE_CATALOG[t]["usd_per_hour"] for t in info.loc[bill["instance_id"], "instance_type"]]
+    assert_allclose(bill["cost_usd"], bill["billed_s"] / 3600 * np.asarray(price) * tf["price_scale"] * frac)
+
+
+def test_hourly_running_fraction_consistent_with_intervals(truth):
+    h = truth["truth_hourly"]
+    assert h["running_frac"].between(0, 1).all()
+    iv = truth["truth_intervals"]
+    run_s = (iv["end"] - iv["start"]).dt.total_seconds().groupby(iv["instance_id"]).sum()
+    got = h.groupby("instance_id")["running_frac"].sum() * 3600
+    assert_allclose(got.reindex(run_s.index), run_s, atol=1e-3)
+    # CPU is defined exactly where the instance ran
+    assert (h["cpu_util_frac"].notna() == (h["running_frac"] > 0)).all()
+
+
+def test_intervals_do_not_overlap_and_stay_in_window(world, truth):
+    iv = truth["truth_intervals"].sort_values(["instance_id", "start"])
+    assert (iv["start"] >= world.window_start).all() and (iv["end"] <= world.window_end).all()
+    assert (iv["end"] > iv["start"]).all()
+    nxt = iv.groupby("instance_id")["start"].shift(-1)
+    assert (nxt.isna() | (nxt >= iv["end"])).all()
+
+
+def test_compute_cost_lines_equal_billing_truth(world, truth):
+    compute = world.cost_lines[world.cost_lines["usage_type"].str.contains("Usage:")]
+    assert_allclose(compute["cost_usd"].sum(), truth["truth_billing"]["cost_usd"].sum(), rtol=1e-12)
+    per = compute.groupby("resource_id")["cost_usd"].sum()
+    want = truth["truth_billing"].groupby("instance_id")["cost_usd"].sum()
+    assert_allclose(per.reindex(want.index), want, rtol=1e-9)
+    assert {"EUC1-EBS:VolumeUsage.gp3", "EUC1-DataTransfer-Out-Bytes"} <= set(world.cost_lines["usage_type"])
+
+
+def test_energy_uses_the_given_power_profile(world):
+    prof = pd.DataFrame([{"instance_type": t, "load_frac": lf, "power_w": p}
+                         for t in world.instances["instance_type"].unique()
+                         for lf, p in [(0.0, 10.0), (1.0, 30.0)]])  # fmt: skip
+    h = world.truth_tables(prof)["truth_hourly"]
+    tf = world.true_factors
+    on = h["running_frac"] > 0
+    want = (10 + 20 * h["cpu_util_frac"]) * tf["power_scale"] * h["running_frac"] * tf["pue"] / 1000
+    assert_allclose(h.loc[on, "energy_kwh"], want[on])
+    assert (h.loc[~on, "energy_kwh"] == 0).all()
+    ti = world.truth_tables(prof)["truth_intensity"].set_index("hour")["intensity_g_per_kwh"]
+    assert_allclose(h["co2_g"], h["energy_kwh"] * ti.reindex(h["hour"]).to_numpy())
+    # served intensity = truth / intensity_scale
+    assert_allclose(ti / tf["intensity_scale"], world.intensity_year.reindex(ti.index))
+    # without a profile, no invented energy
+    assert world.truth_tables()["truth_hourly"]["energy_kwh"].isna().all()
+
+
+def test_served_cpu_is_truth_over_cpu_scale(world, truth):
+    h = truth["truth_hourly"].set_index(["instance_id", "hour"])
+    cw = world.cw_hourly.set_index(["instance_id", "hour"])
+    served = cw["sum_pct"] / cw["sample_count"] / 100
+    assert_allclose(h.loc[served.index, "cpu_util_frac"], served * world.true_factors["cpu_scale"])
+
+
+def test_true_factors_follow_the_priors():
+    draws = pd.DataFrame([draw_true_factors(s) for s in range(400)])
+    assert draws["pue"].between(1.135, 1.35).all()
+    assert_allclose(np.log(draws["power_scale"]).std(), 0.10, rtol=0.15)
+    assert_allclose(np.log(draws["price_scale"]).mean(), 0.0, atol=0.005)
+
+
+# --------------------------------------------------------------------------- faults
+def test_faults_are_visible_only_where_injected():
+    w = build_world({"n_instances": 60, "days": 10, "os_shutdown_rate": 0.2, "missing_record_rate": 0.2,
+                     "late_record_rate": 0.2, "spot_interruption_rate": 1.0})  # fmt: skip
+    cases = w.instances.set_index("instance_id")["case"]
+    ev = w.events
+    hidden = ev[~ev["served"]]
+    assert set(cases[hidden["instance_id"]]) <= {"missing_record", "late_record"}
+    assert (hidden.groupby("instance_id").size() == 1).all()
+    late = ev[ev["fault"].eq("late_record")]
+    assert len(late) and (late["delivery_time"] > w.as_of).all()
+    # an OS shutdown leaves no StopInstances record at its end time
+    osd = w.pieces[w.pieces["end_cause"].eq("os_shutdown")]
+    assert len(osd)
+    ends = w.window_start + pd.to_timedelta(osd["end_s"], unit="s")
+    stops = ev[ev["event_name"].isin(["StopInstances", "TerminateInstances"])]
+    assert not set(zip(osd["instance_id"], ends, strict=True)) & set(
+        zip(stops["instance_id"], stops["event_time"], strict=True))
+    spot = w.instances[w.instances["role"].eq("spot_worker")]
+    assert spot["case"].eq("spot_interruption").all()
+    assert ev.loc[ev["event_name"].eq("BidEvictedEvent"), "instance_id"].isin(spot["instance_id"]).all()
+
+
+def test_no_faults_means_every_record_served():
+    w = build_world({"n_instances": 20, "days": 5, "os_shutdown_rate": 0, "missing_record_rate": 0,
+                     "late_record_rate": 0, "spot_interruption_rate": 0, "cloudwatch_gap_rate": 0})  # fmt: skip
+    assert w.events["served"].all()
+    assert set(w.instances["case"]) <= {"complete", "before_window"}
+    rec = json.loads(w.served_records[0]["CloudTrailEvent"])
+    assert rec["eventSource"] == "ec2.amazonaws.com" and "eventName" in rec
+
+
+def test_tags_and_roles(world):
+    tags = world.instances["tags"]
+    assert all({"Name", "role", "Schedule", "flexible"} <= set(t) for t in tags)
+    batch = world.instances[world.instances["role"].eq("batch")]
+    assert len(batch) and all(t["flexible"] == "true" and "deadline_hour_utc" in t and "job_duration_h" in t
+                              for t in batch["tags"])  # fmt: skip
+    office = world.instances[world.instances["role"].eq("office_hours")]
+    assert all(t["Schedule"] == "office-hours" for t in office["tags"])
+
+
+def test_office_hours_instances_run_only_on_berlin_working_days(world, truth):
+    office = world.instances.loc[world.instances["role"].eq("office_hours"), "instance_id"]
+    iv = truth["truth_intervals"]
+    start_local = iv.loc[iv["instance_id"].isin(office), "start"].dt.tz_convert("Europe/Berlin")
+    assert (start_local.dt.dayofweek < 5).all()
+    assert start_local.dt.hour.between(7, 8).all()
+
+
+# --------------------------------------------------------------------------- intensity
+@pytest.fixture(scope="module")
+def year():
+    return ci.synthetic_intensity_g_per_kwh(ci.year_hours(pd.Timestamp("2026-11-01", tz="UTC")),
+                                            np.random.default_rng(42))  # fmt: skip
+
+
+def test_intensity_mean_and_range(year):
+    assert len(year) == 8760
+    assert 370 <= year.mean() <= 381
+    assert year.min() >= 100 and year.max() <= 700
+    assert year.min() < 170 and year.max() > 600  # spans the German range
+    assert 0.28 <= year.std() / year.mean() <= 0.42  # 2020: sd ~ 0.35 x mean
+
+
+def test_intensity_daily_and_weekly_shape(year):
+    by_hour = year.groupby(year.index.hour).mean()
+    assert by_hour.idxmin() in (10, 11, 12) and by_hour.idxmax() in (17, 18, 19)
+    assert by_hour[18] - by_hour[11] > 40
+    weekend = year.index.dayofweek >= 5
+    assert year[weekend].mean() < 0.92 * year[~weekend].mean()
+
+
+def test_intensity_summer_dip_deeper_than_winter(year):
+    def dip(months):
+        s = year[year.index.month.isin(months)]
+        by_hour = s.groupby(s.index.hour).mean()
+        return by_hour[10:14].mean() / by_hour.mean()
+
+    assert dip([6, 7]) < dip([12, 1]) - 0.08
+
+
+def test_marginal_signal_level(year):
+    m = ci.marginal_lb_per_mwh(year)
+    assert_allclose((m * 0.45359237).mean(), 731.22, rtol=1e-9)
+    assert np.corrcoef(m, year)[0, 1] > 0.99
