@@ -1,0 +1,130 @@
+"""Writers for experiment outputs: ``metrics.json``, tables (CSV + LaTeX), HTML report.
+
+The thesis quotes the numbers in ``metrics.json``; it never retypes them.
+Every write is atomic (temporary file in the same folder, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+#: Accepted unit suffixes of metric keys (names carry units; STYLE.md).
+UNIT_SUFFIXES = (
+    "_usd", "_eur", "_kg", "_g", "_t", "_kwh", "_wh", "_w", "_h", "_s", "_frac", "_pct",
+    "_g_per_kwh", "_usd_per_h", "_count", "_n", "_mb", "_ratio",
+)  # fmt: skip
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def git_commit(repo_dir=None) -> str | None:
+    """Current git commit of the project (None outside a git checkout)."""
+    repo_dir = Path(repo_dir) if repo_dir else Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo_dir), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def check_metric_key(key: str) -> None:
+    """Raise ValueError unless ``key`` is snake_case and ends with a unit suffix."""
+    if not _KEY_RE.match(key) or not key.endswith(UNIT_SUFFIXES):
+        raise ValueError(f"metric key {key!r} must be snake_case and end with a unit suffix, one of {UNIT_SUFFIXES}")
+
+
+def _clean_value(key: str, value):
+    if isinstance(value, bool) or value is None:
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"metric {key!r} must be a number, got {value!r}") from None
+    return None if math.isnan(v) else (int(v) if isinstance(value, int) else v)
+
+
+def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None) -> Path:
+    """Write ``<out_dir>/metrics.json``: unit-suffixed numbers, parameters, snapshot id, git commit.
+
+    Parameters
+    ----------
+    out_dir : path-like
+    metrics : mapping
+        ``{key: number}``; keys end with a unit suffix (e.g. ``_usd``,
+        ``_kg``, ``_frac``). NaN is written as null (a gap, not a number).
+    parameters : mapping
+        The notebook's parameters (JSON-serialisable).
+    snapshot : finops_lib.snapshot.Snapshot, optional
+        Adds ``snapshot_id``, ``snapshot_source`` and ``is_simulated``.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    clean = {}
+    for key in sorted(metrics):
+        check_metric_key(key)
+        clean[key] = _clean_value(key, metrics[key])
+    doc = {
+        "metrics": clean,
+        "parameters": dict(parameters),
+        "snapshot_id": getattr(snapshot, "snapshot_id", None),
+        "snapshot_source": (snapshot.manifest.get("source") if snapshot is not None else None),
+        "is_simulated": (bool(snapshot.is_simulated) if snapshot is not None else None),
+        "git_commit": git_commit(),
+    }
+    return atomic_write_text(Path(out_dir) / "metrics.json", json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_metrics(out_dir) -> dict:
+    """Read ``<out_dir>/metrics.json``."""
+    return json.loads((Path(out_dir) / "metrics.json").read_text(encoding="utf-8"))
+
+
+def write_table(df: pd.DataFrame, name: str, out_dir, float_format: str = "%.3f", caption: str | None = None) -> list[Path]:
+    """Write ``<out_dir>/tables/<name>.csv`` and ``.tex`` (pandas ``to_latex``)."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"bad table name {name!r}")
+    tdir = Path(out_dir) / "tables"
+    csv = atomic_write_text(tdir / f"{name}.csv", df.to_csv())
+    tex = atomic_write_text(
+        tdir / f"{name}.tex",
+        df.to_latex(float_format=lambda x: float_format % x, caption=caption, label=f"tab:{name}", escape=True),
+    )
+    return [csv, tex]
+
+
+def export_html(notebook_path, html_path) -> Path:
+    """Export an executed notebook as a standalone HTML page without code cells."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(notebook_path), as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return atomic_write_text(html_path, body)
