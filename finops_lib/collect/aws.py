@@ -1,0 +1,655 @@
+"""AWS collectors: inventory, state events, CPU, prices, billed cost.
+
+Every function takes a boto3 client that the caller built (tests inject
+clients bound to moto or to a local responder); none builds one at import.
+Each ``get_*`` returns ``(data, meta)``: ``data`` a tidy DataFrame in the
+snapshot contract's columns (UTC, interval start), ``meta`` a dict with the
+request, the region, the retrieval time, call counts and warnings.
+
+Limits used here (see ``shared/REFERENCES.md``):
+
+- CloudTrail LookupEvents: 2 requests/s, 50 events a page, one lookup
+  attribute -> one query per event name (CloudTrail API reference).
+- CloudWatch GetMetricData: <= 500 queries a call, <= 100,800 datapoints a
+  call (CloudWatch API reference).
+- Cost Explorer: $0.01 per request, every page a request (CE FAQ);
+  hourly/with resources only for the last 14 days (CE API reference).
+- Pricing GetProducts: one call per instance type (Billing user guide).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import botocore.exceptions
+import botocore.parsers
+import pandas as pd
+from botocore.config import Config
+
+from finops_lib import schema
+from finops_lib.collect.errors import (
+    AccessDeniedError,
+    CredentialsError,
+    PayloadError,
+    ThrottledError,
+)
+from finops_lib.constants import PERCENT
+
+#: Event names queried in CloudTrail, one LookupEvents query each.
+EVENT_NAMES = ("RunInstances", "StartInstances", "StopInstances", "TerminateInstances", "BidEvictedEvent")
+#: LookupEvents page size (CloudTrail API reference, LookupEvents).
+LOOKUP_EVENTS_PAGE = 50
+#: LookupEvents rate limit: 2 requests/s per account and region (same). [s]
+LOOKUP_EVENTS_MIN_INTERVAL_S = 0.5
+#: GetMetricData: at most 500 queries a call (CloudWatch API reference).
+GET_METRIC_DATA_MAX_QUERIES = 500
+#: GetMetricData: at most 100,800 datapoints a call (same).
+GET_METRIC_DATA_MAX_DATAPOINTS = 100_800
+#: Statistics requested per instance (one query each).
+CPU_STATS = ("Average", "Maximum", "SampleCount")
+#: Cost Explorer hourly / resource-level data: last 14 days only (CE API reference).
+CE_RESOURCE_DAYS = 14
+#: Cost Explorer SERVICE values of EC2 compute and of everything else EC2 bills (EBS, transfer...).
+CE_EC2_SERVICES = ("Amazon Elastic Compute Cloud - Compute", "EC2 - Other")
+#: Response-cache TTLs from the issue. [s]
+CACHE_TTL_S = {"pricing": 7 * 86_400, "ce": 6 * 3_600, "cloudwatch": 3 * 3_600}
+#: Default retry budget (botocore standard mode, attempts incl. the first).
+MAX_ATTEMPTS = 5
+
+#: Operation -> IAM action named in AccessDenied errors.
+IAM_ACTIONS = {
+    "DescribeInstances": "ec2:DescribeInstances",
+    "DescribeInstanceTypes": "ec2:DescribeInstanceTypes",
+    "LookupEvents": "cloudtrail:LookupEvents",
+    "GetMetricData": "cloudwatch:GetMetricData",
+    "GetProducts": "pricing:GetProducts",
+    "GetCostAndUsage": "ce:GetCostAndUsage",
+    "GetCostAndUsageWithResources": "ce:GetCostAndUsageWithResources",
+}
+_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+_THROTTLED = {
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
+    "TooManyRequestsException", "LimitExceededException", "RequestThrottled",
+    "RequestThrottledException", "SlowDown",
+}
+_BAD_CREDENTIALS = {
+    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
+    "UnrecognizedClientException", "AuthFailure", "InvalidSignatureException", "SignatureDoesNotMatch",
+}
+_LOGIN_HINT = (
+    "log in again (e.g. `aws sso login --profile PROFILE`), or set AWS_PROFILE / "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+
+# --------------------------------------------------------------------------- #
+# Clients, call counting, errors, caching
+# --------------------------------------------------------------------------- #
+class CallCounter:
+    """Count every HTTP request sent, per ``service.Operation`` (retries included).
+
+    Hooks botocore's ``before-send`` event first in line, so it counts
+    requests that moto answers in-process as well as real ones; and can wrap a
+    ``requests`` session (see :func:`finops_lib.collect.http.cached_session`).
+    """
+
+    def __init__(self):
+        self.calls: Counter[str] = Counter()
+
+    def attach(self, client, label: str | None = None):
+        """Count the requests of a boto3 ``client``; returns the client."""
+        label = label or client.meta.service_model.service_name
+
+        def _count(event_name=None, **_):
+            self.calls[f"{label}.{event_name.rsplit('.', 1)[-1]}"] += 1
+
+        client.meta.events.register_first("before-send", _count)
+        return client
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.calls[key] += n
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.calls.items()))
+
+
+def retry_config(max_attempts: int = MAX_ATTEMPTS) -> Config:
+    """botocore ``standard`` retries (throttling included; REFERENCES.md, boto3 retries guide)."""
+    return Config(retries={"mode": "standard", "total_max_attempts": max_attempts})
+
+
+def make_clients(session, region: str, *, endpoint_url: str | None = None, pricing_endpoint_url: str | None = None,
+                 counter: CallCounter | None = None, max_attempts: int = MAX_ATTEMPTS) -> dict:
+    """Build the counted clients the collectors need from a boto3 ``session``.
+
+    Cost Explorer lives in us-east-1; the Price List API is served from
+    us-east-1, eu-central-1 and ap-south-1 (Billing user guide), so pricing
+    uses eu-central-1 for European regions and us-east-1 otherwise.
+    """
+    counter = counter or CallCounter()
+    cfg = retry_config(max_attempts)
+    pricing_region = "eu-central-1" if region.startswith("eu-") else "us-east-1"
+    specs = {
+        "ec2": (region, endpoint_url),
+        "cloudtrail": (region, endpoint_url),
+        "cloudwatch": (region, endpoint_url),
+        "ce": ("us-east-1", endpoint_url),
+        "pricing": (pricing_region, pricing_endpoint_url),
+    }
+    clients = {
+        name: counter.attach(session.client(name, region_name=reg, endpoint_url=url, config=cfg), name)
+        for name, (reg, url) in specs.items()
+    }
+    return {**clients, "counter": counter}
+
+
+def call_aws(client, operation: str, **params) -> dict:
+    """Call ``client.<operation>(**params)`` and turn AWS failures into clear errors.
+
+    Raises
+    ------
+    AccessDeniedError
+        Names the missing IAM action.
+    CredentialsError
+        Missing or expired credentials; says how to log in.
+    ThrottledError
+        Still throttled after botocore's retry budget.
+    PayloadError
+        Truncated or non-JSON response.
+    """
+    method = getattr(client, _snake(operation))
+    try:
+        return method(**params)
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        msg = exc.response.get("Error", {}).get("Message", "")
+        attempts = exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+        if code in _ACCESS_DENIED:
+            action = IAM_ACTIONS.get(operation, operation)
+            raise AccessDeniedError(f"{operation} denied ({code}): the credentials lack IAM permission {action!r}. "
+                                    f"Grant it (see terraform/ read-only role). AWS said: {msg}") from exc
+        if code in _THROTTLED:
+            raise ThrottledError(f"{operation} still throttled ({code}) after {attempts} attempts") from exc
+        if code in _BAD_CREDENTIALS:
+            raise CredentialsError(f"{operation}: AWS rejected the credentials ({code}); {_LOGIN_HINT}") from exc
+        raise
+    except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
+        raise CredentialsError(f"{operation}: no AWS credentials found; {_LOGIN_HINT}") from exc
+    except (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOTokenLoadError,
+            botocore.exceptions.UnauthorizedSSOTokenError, botocore.exceptions.CredentialRetrievalError) as exc:
+        raise CredentialsError(f"{operation}: AWS login expired or unusable ({exc}); {_LOGIN_HINT}") from exc
+    except botocore.parsers.ResponseParserError as exc:
+        raise PayloadError(f"{operation}: response could not be parsed (truncated or not JSON): {exc}") from exc
+
+
+def _snake(operation: str) -> str:
+    out = []
+    for i, ch in enumerate(operation):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+class ResponseCache:
+    """A small on-disk cache of AWS responses with a TTL per source.
+
+    Keys hash the service, endpoint, region, operation and parameters (never
+    credentials). Values are JSON with datetimes tagged so they round-trip.
+    """
+
+    def __init__(self, cache_dir, ttl_s: dict[str, float] | None = None, clock: Callable[[], float] = time.time):
+        self.dir = Path(cache_dir)
+        self.ttl_s = {**CACHE_TTL_S, **(ttl_s or {})}
+        self.clock = clock
+
+    def _path(self, client, operation: str, params: dict) -> Path:
+        ident = json.dumps(
+            [client.meta.service_model.service_name, client.meta.endpoint_url, client.meta.region_name,
+             operation, params], sort_keys=True, default=str)
+        return self.dir / "aws" / f"{hashlib.sha256(ident.encode()).hexdigest()}.json"
+
+    def get(self, client, operation: str, params: dict):
+        path = self._path(client, operation, params)
+        ttl = self.ttl_s.get(client.meta.service_model.service_name)
+        if ttl is None or not path.is_file():
+            return None
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"), object_hook=_decode_dt)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if self.clock() - entry["stored_at"] > ttl:
+            return None
+        return entry["value"]
+
+    def put(self, client, operation: str, params: dict, value) -> None:
+        path = self._path(client, operation, params)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"stored_at": self.clock(), "value": value}, default=_encode_dt), encoding="utf-8")
+        tmp.replace(path)
+
+
+def _encode_dt(obj):
+    if isinstance(obj, datetime):
+        return {"__dt__": obj.isoformat()}
+    raise TypeError(f"cannot cache {type(obj).__name__}")
+
+
+def _decode_dt(obj):
+    return datetime.fromisoformat(obj["__dt__"]) if set(obj) == {"__dt__"} else obj
+
+
+def _pages(client, operation: str, params: dict, token_in: str, token_out: str | None = None,
+           cache: ResponseCache | None = None, before_call: Callable[[], None] | None = None) -> list[dict]:
+    """All pages of ``operation``; served from ``cache`` when fresh."""
+    token_out = token_out or token_in
+    if cache is not None:
+        hit = cache.get(client, operation, params)
+        if hit is not None:
+            return hit
+    pages, token = [], None
+    while True:
+        if before_call is not None:
+            before_call()
+        page = call_aws(client, operation, **params, **({token_in: token} if token else {}))
+        page.pop("ResponseMetadata", None)
+        pages.append(page)
+        token = page.get(token_out)
+        if not token:
+            break
+    if cache is not None:
+        cache.put(client, operation, params, pages)
+    return pages
+
+
+def _utc(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _meta(operation: str, region, request: dict, **extra) -> dict:
+    return {"operation": operation, "region": region, "request": request,
+            "retrieved_at": datetime.now(UTC).isoformat(), "warnings": [], **extra}
+
+
+# --------------------------------------------------------------------------- #
+# Inventory
+# --------------------------------------------------------------------------- #
+def get_instances(ec2_client) -> tuple[pd.DataFrame, dict]:
+    """Every instance DescribeInstances returns, with vCPU and memory.
+
+    Parameters
+    ----------
+    ec2_client : botocore client
+        EC2 client of the region to inventory.
+
+    Returns
+    -------
+    data : DataFrame
+        Table ``instances`` of the snapshot contract. ``vcpu`` and
+        ``memory_gib`` come from DescribeInstanceTypes; a type it does not
+        know stays NA (with a warning), never guessed.
+    meta : dict
+
+    Notes
+    -----
+    Terminated instances disappear from DescribeInstances about an hour after
+    termination (EC2 API reference), so the inventory alone misses them; the
+    state events fill that gap. ``platform`` is ``windows`` when EC2 says so,
+    else ``linux``; ``lifecycle`` is ``spot``/``scheduled`` or ``on-demand``.
+    """
+    region = ec2_client.meta.region_name
+    pages = _pages(ec2_client, "DescribeInstances", {"MaxResults": 1000}, "NextToken")
+    rows = []
+    for page in pages:
+        for res in page.get("Reservations", []):
+            for inst in res.get("Instances", []):
+                tags = {t["Key"]: t.get("Value", "") for t in inst.get("Tags", [])}
+                rows.append({
+                    "instance_id": inst["InstanceId"],
+                    "instance_type": inst["InstanceType"],
+                    "region": region,
+                    "az": inst.get("Placement", {}).get("AvailabilityZone"),
+                    "platform": "windows" if inst.get("Platform", "").lower() == "windows" else "linux",
+                    "lifecycle": inst.get("InstanceLifecycle", "on-demand"),
+                    "launch_time": inst.get("LaunchTime"),
+                    "state": inst.get("State", {}).get("Name"),
+                    "tags": json.dumps(tags, sort_keys=True),
+                })
+    df = pd.DataFrame(rows, columns=[c for c in schema.TABLES["instances"] if c not in ("vcpu", "memory_gib")])
+    meta = _meta("DescribeInstances", region, {"MaxResults": 1000}, pages=len(pages))
+    specs = {}
+    types = sorted(df["instance_type"].unique()) if len(df) else []
+    for i in range(0, len(types), 100):  # DescribeInstanceTypes takes up to 100 types
+        chunk = types[i:i + 100]
+        for page in _pages(ec2_client, "DescribeInstanceTypes", {"InstanceTypes": chunk}, "NextToken"):
+            for it in page.get("InstanceTypes", []):
+                specs[it["InstanceType"]] = (it["VCpuInfo"]["DefaultVCpus"], it["MemoryInfo"]["SizeInMiB"] / 1024)
+    unknown = sorted(set(types) - set(specs))
+    if unknown:
+        meta["warnings"].append(f"DescribeInstanceTypes does not know {unknown}; vcpu/memory left NA")
+    df["vcpu"] = pd.array([specs.get(t, (None, None))[0] for t in df["instance_type"]], dtype="Int64")
+    df["memory_gib"] = [specs.get(t, (None, math.nan))[1] for t in df["instance_type"]]
+    df = df.sort_values("instance_id", kind="stable").reset_index(drop=True)
+    return schema.conform("instances", df), meta
+
+
+# --------------------------------------------------------------------------- #
+# State events
+# --------------------------------------------------------------------------- #
+class RateLimiter:
+    """Space calls at least ``min_interval_s`` apart (CloudTrail: 2 requests/s)."""
+
+    def __init__(self, min_interval_s: float, clock=time.monotonic, sleep=time.sleep):
+        self.min_interval_s = min_interval_s
+        self.clock, self.sleep = clock, sleep
+        self._last: float | None = None
+
+    def __call__(self) -> None:
+        if self._last is not None and self.min_interval_s > 0:
+            wait = self._last + self.min_interval_s - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        self._last = self.clock()
+
+
+def lookup_events(cloudtrail_client, start, end, *, event_names: Iterable[str] = EVENT_NAMES,
+                  min_interval_s: float = LOOKUP_EVENTS_MIN_INTERVAL_S) -> tuple[list[dict], dict]:
+    """Raw LookupEvents records, one paginated query per event name.
+
+    Returns
+    -------
+    records : list of dict
+        The ``Events`` items as boto3 returns them (``CloudTrailEvent`` is a
+        JSON string).
+    meta : dict
+        ``calls`` and ``events`` per event name.
+    """
+    limiter = RateLimiter(min_interval_s)
+    start, end = _utc(start), _utc(end)
+    records, calls, counts = [], {}, {}
+    for name in event_names:
+        params = {
+            "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
+            "StartTime": start.to_pydatetime(), "EndTime": end.to_pydatetime(),
+            "MaxResults": LOOKUP_EVENTS_PAGE,
+        }
+        pages = _pages(cloudtrail_client, "LookupEvents", params, "NextToken", before_call=limiter)
+        events = [e for p in pages for e in p.get("Events", [])]
+        calls[name], counts[name] = len(pages), len(events)
+        records.extend(events)
+    meta = _meta("LookupEvents", cloudtrail_client.meta.region_name,
+                 {"event_names": list(event_names), "start": start.isoformat(), "end": end.isoformat()},
+                 calls=calls, events=counts)
+    return records, meta
+
+
+def get_state_events(cloudtrail_client, start, end, *, event_names: Iterable[str] = EVENT_NAMES,
+                     min_interval_s: float = LOOKUP_EVENTS_MIN_INTERVAL_S) -> tuple[pd.DataFrame, dict]:
+    """Instance state-change events from CloudTrail, parsed by the calc parser.
+
+    CloudTrail is queried once per event name over the window, not once per
+    instance, so the number of LookupEvents calls is
+    Σ_k max(1, ⌈E_k / 50⌉) whatever the fleet size (REFERENCES.md).
+
+    Parameters
+    ----------
+    cloudtrail_client : botocore client
+    start, end : datetime-like
+        Window [start, end). [UTC]
+    event_names : iterable of str, default :data:`EVENT_NAMES`
+    min_interval_s : float, default 0.5
+        Minimum spacing of calls, from the 2 requests/s limit. [s]
+
+    Returns
+    -------
+    data : DataFrame
+        Table ``state_events``.
+    meta : dict
+        ``calls``/``events`` per name, ``rejected`` (records the parser
+        skipped) and warnings.
+    """
+    from finops_lib.calc import parse_cloudtrail_events  # calc is pure; imported lazily
+
+    records, meta = lookup_events(cloudtrail_client, start, end, event_names=event_names,
+                                  min_interval_s=min_interval_s)
+    events, rejected = parse_cloudtrail_events(records, errors="skip")
+    n_rejected = len(rejected) if hasattr(rejected, "__len__") else int(rejected)
+    meta["rejected"] = n_rejected
+    if n_rejected:
+        meta["warnings"].append(f"{n_rejected} CloudTrail record(s) could not be parsed and were skipped")
+    return schema.conform("state_events", events), meta
+
+
+# --------------------------------------------------------------------------- #
+# CPU
+# --------------------------------------------------------------------------- #
+def get_cpu_hourly(cloudwatch_client, instance_ids: Iterable[str], start, end, *, stats: Iterable[str] = CPU_STATS,
+                   cache: ResponseCache | None = None) -> tuple[pd.DataFrame, dict]:
+    """Hourly CPU utilisation per instance from CloudWatch GetMetricData.
+
+    One query per instance and statistic, batched up to 500 queries a call,
+    each batch paginated.
+
+    Parameters
+    ----------
+    cloudwatch_client : botocore client
+    instance_ids : iterable of str
+    start, end : datetime-like
+        Window; widened to whole hours. [UTC]
+    stats : iterable of str, default ("Average", "Maximum", "SampleCount")
+        Statistics to fetch; a statistic not fetched stays NaN.
+    cache : ResponseCache, optional
+
+    Returns
+    -------
+    data : DataFrame
+        Table ``cpu_hourly``: one row per instance × hour with data.
+    meta : dict
+
+    Notes
+    -----
+    CloudWatch reports ``CPUUtilization`` in percent; it is divided by 100
+    here, once, into ``cpu_util_frac`` and ``cpu_util_max_frac`` [0..1].
+    ``sample_count`` is the number of datapoints in the hour (12 with basic
+    5-minute monitoring, EC2 user guide).
+    """
+    ids = list(dict.fromkeys(instance_ids))
+    stats = tuple(stats)
+    start, end = _utc(start).floor("h"), _utc(end).ceil("h")
+    queries = []
+    for i, iid in enumerate(ids):
+        for k, stat in enumerate(stats):
+            queries.append({
+                "Id": f"q{i}_{k}",
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+                               "Dimensions": [{"Name": "InstanceId", "Value": iid}]},
+                    "Period": 3600, "Stat": stat,
+                },
+                "ReturnData": True,
+            })
+    columns = {"Average": "cpu_util_frac", "Maximum": "cpu_util_max_frac", "SampleCount": "sample_count"}
+    values: dict[tuple[str, pd.Timestamp], dict] = {}
+    n_batches = 0
+    for b in range(0, len(queries), GET_METRIC_DATA_MAX_QUERIES):
+        batch = queries[b:b + GET_METRIC_DATA_MAX_QUERIES]
+        params = {"MetricDataQueries": batch, "StartTime": start.to_pydatetime(),
+                  "EndTime": end.to_pydatetime(), "ScanBy": "TimestampAscending"}
+        n_batches += 1
+        for page in _pages(cloudwatch_client, "GetMetricData", params, "NextToken", cache=cache):
+            for res in page.get("MetricDataResults", []):
+                i, k = (int(x) for x in res["Id"][1:].split("_"))
+                col = columns[stats[k]]
+                scale = 1.0 if col == "sample_count" else 1.0 / PERCENT
+                for ts, val in zip(res.get("Timestamps", []), res.get("Values", []), strict=True):
+                    values.setdefault((ids[i], _utc(ts)), {})[col] = val * scale
+    rows = [{"instance_id": iid, "hour": hour, **v} for (iid, hour), v in values.items()]
+    df = pd.DataFrame(rows, columns=["instance_id", "hour", *columns.values()])
+    df = df.sort_values(["instance_id", "hour"], kind="stable").reset_index(drop=True)
+    meta = _meta("GetMetricData", cloudwatch_client.meta.region_name,
+                 {"instances": len(ids), "stats": list(stats), "start": start.isoformat(), "end": end.isoformat()},
+                 queries=len(queries), batches=n_batches)
+    return schema.conform("cpu_hourly", df), meta
+
+
+# --------------------------------------------------------------------------- #
+# Prices
+# --------------------------------------------------------------------------- #
+def get_prices(pricing_client, instance_types: Iterable[str], region: str, *,
+               cache: ResponseCache | None = None) -> tuple[pd.DataFrame, dict]:
+    """On-demand Linux, shared-tenancy list prices, one GetProducts per type.
+
+    Filters (REFERENCES.md, Pulumi aws.pricing docs): ServiceCode AmazonEC2,
+    TERM_MATCH instanceType, regionCode, operatingSystem=Linux,
+    tenancy=Shared, preInstalledSw=NA, capacitystatus=Used,
+    licenseModel="No License required".
+
+    Returns
+    -------
+    data : DataFrame
+        Table ``prices`` [USD/h]. A type with no product gets a NaN price and
+        a warning; a type with several different on-demand prices is an error.
+    meta : dict
+    """
+    rows, warnings = [], []
+    types = sorted(set(instance_types))
+    for itype in types:
+        filters = [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (
+            ("instanceType", itype), ("regionCode", region), ("operatingSystem", "Linux"),
+            ("tenancy", "Shared"), ("preInstalledSw", "NA"), ("capacitystatus", "Used"),
+            ("licenseModel", "No License required"))]
+        params = {"ServiceCode": "AmazonEC2", "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100}
+        found = []
+        for page in _pages(pricing_client, "GetProducts", params, "NextToken", cache=cache):
+            for item in page.get("PriceList", []):
+                found.extend(_parse_price_item(item, itype))
+        prices = {round(f["usd_per_hour"], 10) for f in found}
+        if not found:
+            warnings.append(f"no on-demand Linux price for {itype} in {region}")
+            rows.append({"instance_type": itype, "region": region, "operating_system": "Linux",
+                         "usd_per_hour": math.nan, "effective_date": pd.NaT, "sku": None})
+            continue
+        if len(prices) > 1:
+            raise PayloadError(f"GetProducts: {itype} in {region} has {len(prices)} different on-demand "
+                               f"prices {sorted(prices)}; filters too loose")
+        rows.append({**found[0], "region": region})
+    df = pd.DataFrame(rows, columns=schema.TABLES["prices"].keys())
+    meta = _meta("GetProducts", region, {"instance_types": types}, warnings=warnings)
+    return schema.conform("prices", df), meta
+
+
+def _parse_price_item(item, itype: str) -> list[dict]:
+    try:
+        product = json.loads(item) if isinstance(item, str) else item
+        attrs = product["product"]["attributes"]
+        out = []
+        for term in product["terms"]["OnDemand"].values():
+            for dim in term["priceDimensions"].values():
+                if dim.get("unit") not in ("Hrs", "Hours"):
+                    continue
+                out.append({
+                    "instance_type": attrs.get("instanceType", itype),
+                    "operating_system": attrs.get("operatingSystem", "Linux"),
+                    "usd_per_hour": float(dim["pricePerUnit"]["USD"]),
+                    "effective_date": term.get("effectiveDate"),
+                    "sku": product["product"].get("sku"),
+                })
+        return out
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise PayloadError(f"GetProducts: unreadable PriceList item for {itype}: {exc!r}") from exc
+
+
+# --------------------------------------------------------------------------- #
+# Billed cost
+# --------------------------------------------------------------------------- #
+def get_costs(ce_client, start, end, region: str, with_resources: bool = False, *,
+              cache: ResponseCache | None = None, now=None) -> tuple[pd.DataFrame, dict]:
+    """Billed EC2 cost from Cost Explorer: daily by usage type (+ hourly by resource).
+
+    Parameters
+    ----------
+    ce_client : botocore client
+    start, end : datetime-like
+        Window; days are whole UTC days, end exclusive.
+    region : str
+        REGION dimension value (a region code, e.g. ``eu-central-1``).
+    with_resources : bool, default False
+        Also fetch GetCostAndUsageWithResources, HOURLY, grouped by resource
+        and usage type, for the part of the window inside the last 14 days
+        (opt-in in the account; CE API reference).
+    now : datetime-like, optional
+        "Now" for the 14-day limit (default: the clock).
+
+    Returns
+    -------
+    data : DataFrame
+        Table ``costs``. Daily rows have ``group_key="USAGE_TYPE"``; usage
+        types containing ``BoxUsage`` are compute, the rest (EBS, data
+        transfer...) other charges. ``cost_usd`` is UnblendedCost.
+    meta : dict
+    """
+    start, end = _utc(start), _utc(end)
+    day0, day1 = start.floor("D"), end.ceil("D")
+    region_filter = {"Dimensions": {"Key": "REGION", "Values": [region]}}
+    params = {
+        "TimePeriod": {"Start": day0.strftime("%Y-%m-%d"), "End": day1.strftime("%Y-%m-%d")},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost", "UsageQuantity"],
+        "Filter": {"And": [region_filter,
+                           {"Dimensions": {"Key": "SERVICE", "Values": list(CE_EC2_SERVICES)}}]},
+        "GroupBy": [{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+    }
+    pages = _pages(ce_client, "GetCostAndUsage", params, "NextPageToken", cache=cache)
+    rows = _ce_rows(pages, "DAILY", ("USAGE_TYPE",))
+    meta = _meta("GetCostAndUsage", region, params, pages={"GetCostAndUsage": len(pages)})
+    if with_resources:
+        now = _utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+        h0 = max(start.floor("h"), (now - timedelta(days=CE_RESOURCE_DAYS)).ceil("h"))
+        h1 = min(end.ceil("h"), now.floor("h"))
+        if h0 >= h1:
+            meta["warnings"].append("window lies outside Cost Explorer's last 14 days: no resource-level costs")
+        else:
+            rparams = {
+                "TimePeriod": {"Start": h0.strftime("%Y-%m-%dT%H:%M:%SZ"), "End": h1.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "Granularity": "HOURLY",
+                "Metrics": ["UnblendedCost", "UsageQuantity"],
+                "Filter": {"And": [region_filter, {"Dimensions": {"Key": "SERVICE", "Values": [CE_EC2_SERVICES[0]]}}]},
+                "GroupBy": [{"Type": "DIMENSION", "Key": "RESOURCE_ID"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+            }
+            rpages = _pages(ce_client, "GetCostAndUsageWithResources", rparams, "NextPageToken", cache=cache)
+            rows += _ce_rows(rpages, "HOURLY", ("RESOURCE_ID", "USAGE_TYPE"))
+            meta["pages"]["GetCostAndUsageWithResources"] = len(rpages)
+            meta["resource_window"] = [h0.isoformat(), h1.isoformat()]
+    df = pd.DataFrame(rows, columns=schema.TABLES["costs"].keys())
+    return schema.conform("costs", df), meta
+
+
+def _ce_rows(pages: list[dict], granularity: str, group_by: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for page in pages:
+        for rbt in page.get("ResultsByTime", []):
+            try:
+                period = _utc(rbt["TimePeriod"]["Start"])
+                for g in rbt.get("Groups", []):
+                    keys = dict(zip(group_by, g["Keys"], strict=True))
+                    m = g["Metrics"]
+                    rows.append({
+                        "period_start": period, "granularity": granularity,
+                        "group_key": group_by[0], "usage_type": keys.get("USAGE_TYPE"),
+                        "resource_id": keys.get("RESOURCE_ID"),
+                        "cost_usd": float(m["UnblendedCost"]["Amount"]),
+                        "usage_quantity": float(m["UsageQuantity"]["Amount"]) if "UsageQuantity" in m else math.nan,
+                        "estimated": bool(rbt.get("Estimated", False)),
+                    })
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PayloadError(f"Cost Explorer: unexpected ResultsByTime entry {rbt!r}: {exc!r}") from exc
+    return rows

@@ -1,0 +1,160 @@
+"""BoaviztAPI over HTTP: instance power at load points and embodied impact.
+
+BoaviztAPI is AGPL-3.0. It runs only as a separate local HTTP service
+(``uvicorn boaviztapi.main:app`` from its own virtual environment); this
+module never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import requests
+
+from finops_lib import schema
+from finops_lib.collect.errors import PayloadError, SourceUnavailable
+from finops_lib.collect.http import cached_session, request_json
+from finops_lib.constants import G_PER_KG, PERCENT
+
+#: Load points requested by default (as in factors.BOAVIZTA_REFERENCE_LOADS_FRAC). [-]
+LOAD_FRACS = (0.0, 0.1, 0.5, 1.0)
+#: Usage location of eu-central-1 for BoaviztAPI (ISO 3166-1 alpha-3).
+USAGE_LOCATION = "DEU"
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def boavizta_python() -> str:
+    """Interpreter with BoaviztAPI installed: ``$BOAVIZTA_PYTHON`` or ``<repo>/.venv-boavizta/bin/python``."""
+    return os.environ.get("BOAVIZTA_PYTHON") or str(_REPO / ".venv-boavizta" / "bin" / "python")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def boavizta_server(*, python: str | None = None, port: int | None = None, timeout_s: float = 60.0) -> Iterator[str]:
+    """Run BoaviztAPI as a local server on a free loopback port; yield its base URL.
+
+    Uses ``$BOAVIZTA_URL`` instead when set (nothing is started then).
+
+    Raises
+    ------
+    SourceUnavailable
+        The interpreter is missing or the server does not answer in ``timeout_s``.
+    """
+    if os.environ.get("BOAVIZTA_URL"):
+        yield os.environ["BOAVIZTA_URL"].rstrip("/")
+        return
+    python = python or boavizta_python()
+    if not Path(python).exists():
+        raise SourceUnavailable(f"BoaviztAPI interpreter {python} not found (run `make venv`, or set "
+                                "BOAVIZTA_PYTHON / BOAVIZTA_URL)")
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [python, "-m", "uvicorn", "boaviztapi.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace")[-500:] if proc.stderr else ""
+                raise SourceUnavailable(f"BoaviztAPI server exited with code {proc.returncode}: {err}")
+            try:
+                if requests.get(f"{url}/v1/utils/version", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SourceUnavailable(f"BoaviztAPI did not answer on {url} within {timeout_s:.0f} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def get_power_profiles_boavizta(instance_types, base_url: str, load_fracs=LOAD_FRACS, *,
+                                usage_location: str = USAGE_LOCATION, session=None, cache_dir=None,
+                                counter=None) -> tuple[pd.DataFrame, dict]:
+    """Power at each load point and embodied impact per instance type from BoaviztAPI.
+
+    One ``POST /v1/cloud/instance?verbose=true&duration=1&criteria=gwp`` per
+    type and load point with ``time_workload`` = load in percent.
+
+    Parameters
+    ----------
+    instance_types : iterable of str
+    base_url : str
+        BoaviztAPI base URL (see :func:`boavizta_server`).
+    load_fracs : sequence of float, default (0, 0.1, 0.5, 1)
+        CPU load points. [-]
+
+    Returns
+    -------
+    data : DataFrame
+        ``power_profiles``: ``power_w`` = ``verbose.avg_power`` [W] (no PUE);
+        ``embodied_g_per_h`` = ``impacts.gwp.embedded.value`` for a 1-hour
+        duration, in g [gCO₂e/h] (BoaviztAPI allocates over a 52,560 h AWS
+        host life; REFERENCES.md).
+    meta : dict
+
+    Raises
+    ------
+    PayloadError
+        A type BoaviztAPI fuzzy-matched to another one (a warning in its
+        response), or a response without the fields above.
+    SourceUnavailable
+        Unknown type (404) or another HTTP error.
+    """
+    fracs = [float(f) for f in load_fracs]
+    bad = [f for f in fracs if not 0.0 <= f <= 1.0]
+    if bad:
+        raise ValueError(f"load fractions must lie in [0, 1], got {bad}")
+    session = session or cached_session(cache_dir, "boavizta")
+    url = f"{base_url.rstrip('/')}/v1/cloud/instance"
+    rows = []
+    for itype in sorted(set(instance_types)):
+        for frac in fracs:
+            body = request_json(
+                session, "POST", url, params={"verbose": "true", "duration": 1, "criteria": "gwp"},
+                json={"provider": "aws", "instance_type": itype,
+                      "usage": {"usage_location": usage_location, "time_workload": frac * PERCENT}},
+                label="boavizta.instance", counter=counter,
+                hints={404: f"BoaviztAPI does not know instance type {itype!r}"})
+            fuzzy = [w for w in (body.get("warnings") or []) if "fuzzy" in str(w).lower() or "closest" in str(w)]
+            if fuzzy:
+                raise PayloadError(f"BoaviztAPI fuzzy-matched instance type {itype!r}: {fuzzy[0]}")
+            try:
+                power_w = float(body["verbose"]["avg_power"]["value"])
+                embodied_g_per_h = float(body["impacts"]["gwp"]["embedded"]["value"]) * G_PER_KG
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PayloadError(f"BoaviztAPI response for {itype!r} lacks avg_power/embedded: {exc!r}") from exc
+            rows.append({"instance_type": itype, "load_frac": frac, "power_w": power_w, "source": "boavizta",
+                         "embodied_g_per_h": embodied_g_per_h})
+    df = pd.DataFrame(rows, columns=schema.TABLES["power_profiles"].keys())
+    meta = {"source": "boavizta", "request": {"base_url": base_url, "load_fracs": fracs,
+                                              "usage_location": usage_location},
+            "retrieved_at": datetime.now(UTC).isoformat(), "warnings": [],
+            "python": sys.version.split()[0]}
+    return schema.conform("power_profiles", df), meta
