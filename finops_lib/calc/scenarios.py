@@ -19,6 +19,7 @@ References
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 
 import holidays as holidays_lib
@@ -29,6 +30,46 @@ from finops_lib import factors
 from finops_lib.constants import G_PER_KG, WH_PER_KWH
 
 FLEET_HOURLY_COLUMNS = ("instance_id", "hour", "instance_type", "running_frac", "cpu_util_frac")
+
+
+# --------------------------------------------------------------------------- #
+# Building the fleet-hourly table from snapshot tables
+# --------------------------------------------------------------------------- #
+def fleet_hourly_table(hourly_fraction: pd.DataFrame, cpu_hourly: pd.DataFrame, instances: pd.DataFrame) -> pd.DataFrame:
+    """Join running fraction, CPU and instance type into the fleet-hourly table.
+
+    Parameters
+    ----------
+    hourly_fraction : pandas.DataFrame
+        ``instance_id``, ``hour``, ``running_frac`` (e.g. from
+        ``calc.hourly_running_fraction``). [-]
+    cpu_hourly : pandas.DataFrame
+        ``cpu_hourly`` snapshot table (``cpu_util_frac`` = hourly mean). [-]
+    instances : pandas.DataFrame
+        ``instances`` snapshot table (``instance_type``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``instance_id``, ``hour``, ``instance_type``, ``running_frac``,
+        ``cpu_util_frac``. Hours without a CloudWatch datum keep NaN CPU
+        (a gap, reported downstream -- never filled here).
+    """
+    types = instances.drop_duplicates("instance_id").set_index("instance_id")["instance_type"]
+    unknown = sorted(set(hourly_fraction["instance_id"]) - set(types.index))
+    if unknown:
+        raise KeyError(f"instances without an inventory row: {unknown[:5]}")
+    out = hourly_fraction[["instance_id", "hour", "running_frac"]].merge(
+        cpu_hourly[["instance_id", "hour", "cpu_util_frac"]], on=["instance_id", "hour"], how="left"
+    )
+    out["instance_type"] = out["instance_id"].map(types).astype("string")
+    return out[list(FLEET_HOURLY_COLUMNS)]
+
+
+def instance_tags(instances: pd.DataFrame) -> pd.DataFrame:
+    """The ``tags`` JSON column expanded into one column per tag key (strings, NA when absent)."""
+    rows = [json.loads(t) if isinstance(t, str) and t else {} for t in instances["tags"]]
+    return pd.DataFrame(rows, index=instances["instance_id"].to_numpy()).astype("string")
 
 
 # --------------------------------------------------------------------------- #
@@ -139,8 +180,8 @@ def carbon_aware_shift(release, duration_h: int, deadline, intensity_g_per_kwh: 
     Raises
     ------
     ValueError
-        If the job does not fit between release and deadline, or the intensity
-        series does not cover the job's original window or has NaN there.
+        If the job does not fit between release and deadline, or no window in
+        between has complete intensity data.
     """
     duration_h = int(duration_h)
     if duration_h < 1:
@@ -153,8 +194,8 @@ def carbon_aware_shift(release, duration_h: int, deadline, intensity_g_per_kwh: 
     s = intensity_g_per_kwh.sort_index()
     window_mean = s.rolling(duration_h).mean().shift(-(duration_h - 1))  # mean of [t, t+d)
     cand = window_mean.loc[release:latest_start].dropna()
-    if release not in cand.index:
-        raise ValueError(f"intensity missing or NaN for the job's own window starting {release}")
+    if cand.empty:
+        raise ValueError(f"no complete intensity data for any window between {release} and {deadline}")
     return cand.idxmin()
 
 
@@ -195,15 +236,62 @@ def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[st
     return pd.DataFrame(rows, columns=["instance_id", "release", "duration_h", "deadline"])
 
 
+def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24) -> pd.DataFrame:
+    """Jobs of instances tagged ``flexible=true`` with a ``deadline_hour_utc`` tag.
+
+    Each run of consecutive running hours is one job. Its deadline is the
+    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end; it
+    may start at most ``window_h`` hours before the deadline, but not before
+    the previous run of the same instance ended.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``instance_id``, ``release``, ``duration_h``, ``deadline``.
+
+    Raises
+    ------
+    ValueError
+        If a flexible instance lacks a valid ``deadline_hour_utc`` tag.
+    """
+    if window_h < 1:
+        raise ValueError(f"window_h must be >= 1, got {window_h}")
+    tags = instance_tags(instances)
+    if "flexible" not in tags:
+        return pd.DataFrame(columns=["instance_id", "release", "duration_h", "deadline"])
+    flex = tags.index[tags["flexible"].fillna("false").str.lower() == "true"]
+    runs = jobs_from_fleet_hourly(fleet_hourly, flex, slack_h=0)
+    rows = []
+    for iid, g in runs.groupby("instance_id", sort=True):
+        raw = tags.loc[iid, "deadline_hour_utc"] if "deadline_hour_utc" in tags else pd.NA
+        if pd.isna(raw) or not str(raw).isdigit() or not 0 <= int(raw) < 24:
+            raise ValueError(f"flexible instance {iid} has no valid deadline_hour_utc tag (got {raw!r})")
+        prev_end = None
+        for job in g.sort_values("release").itertuples(index=False):
+            end = job.release + pd.Timedelta(hours=job.duration_h)
+            deadline = end.normalize() + pd.Timedelta(hours=int(raw))
+            if deadline < end:
+                deadline += pd.Timedelta(days=1)
+            release = deadline - pd.Timedelta(hours=window_h)
+            if prev_end is not None:
+                release = max(release, prev_end)
+            release = min(release, job.release)
+            rows.append({"instance_id": iid, "release": release, "duration_h": job.duration_h, "deadline": deadline})
+            prev_end = end
+    return pd.DataFrame(rows, columns=["instance_id", "release", "duration_h", "deadline"])
+
+
 def apply_carbon_aware_shift(
     fleet_hourly: pd.DataFrame, jobs: pd.DataFrame, intensity_g_per_kwh: pd.Series
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scenario: move each flexible job into its greenest window before its deadline.
 
-    The job's hourly profile (running_frac, cpu_util_frac) moves as a block;
-    the deadline is clipped to the end of the intensity series (no data -> no
-    shift into that time). Jobs of one instance are placed in order; a job may
-    not overlap a later, already placed run of the same instance.
+    The job's hourly profile (running_frac, cpu_util_frac) moves as a block
+    from its original start (first running hour at or after ``release``);
+    release and deadline are clipped to the intensity series (no data -> no
+    shift into that time). A job stays where it is when no window is greener,
+    when its own window lacks intensity data, or when the target hours are
+    already used by another run of the same instance.
 
     Returns
     -------
@@ -211,30 +299,53 @@ def apply_carbon_aware_shift(
         Fleet-hourly table with the jobs moved (rows of the new hours replace
         the old rows' values; hours vacated get running_frac 0).
     plan : pandas.DataFrame
-        ``jobs`` plus ``best_start`` and ``shift_h``.
+        ``jobs`` plus ``original_start``, ``best_start`` and ``shift_h``.
     """
     _check_fleet_hourly(fleet_hourly)
     out = fleet_hourly.copy().set_index(["instance_id", "hour"]).sort_index()
+    first_hour = intensity_g_per_kwh.index.min()
     last_hour = intensity_g_per_kwh.index.max() + pd.Timedelta(hours=1)
+    # where each job really runs now: its first running hour at or after release
     best = []
     for job in jobs.itertuples(index=False):
-        deadline = min(pd.Timestamp(job.deadline), last_hour)
-        start = carbon_aware_shift(job.release, job.duration_h, deadline, intensity_g_per_kwh)
-        if start != job.release:
-            old = pd.date_range(job.release, periods=job.duration_h, freq="h")
-            new = pd.date_range(start, periods=job.duration_h, freq="h")
+        orig = _first_run_hour(out, job.instance_id, job.release)
+        release = max(pd.Timestamp(job.release), first_hour)
+        deadline = max(min(pd.Timestamp(job.deadline), last_hour), orig + pd.Timedelta(hours=job.duration_h))
+        start = carbon_aware_shift(release, job.duration_h, deadline, intensity_g_per_kwh)
+        orig_mean = _window_mean(intensity_g_per_kwh, orig, job.duration_h)
+        if not _window_mean(intensity_g_per_kwh, start, job.duration_h) < orig_mean:  # also NaN
+            start = orig  # never move a job to a window that is not greener (or not comparable)
+        old = pd.date_range(orig, periods=job.duration_h, freq="h")
+        new = pd.date_range(start, periods=job.duration_h, freq="h")
+        busy = out.reindex([(job.instance_id, h) for h in new.difference(old)])["running_frac"].fillna(0.0)
+        if (busy > 0).any():
+            start = orig  # another run of this instance occupies the target hours
+        if start != orig:
             block = out.loc[[(job.instance_id, h) for h in old], ["running_frac", "cpu_util_frac"]].to_numpy()
             itype = out.loc[(job.instance_id, old[0]), "instance_type"]
             out.loc[[(job.instance_id, h) for h in old], "running_frac"] = 0.0
             for h, (r, c) in zip(new, block, strict=True):
                 out.loc[(job.instance_id, h), ["running_frac", "cpu_util_frac", "instance_type"]] = [r, c, itype]
-        best.append(start)
+        best.append((orig, start))
     plan = jobs.copy()
-    plan["best_start"] = pd.to_datetime(best, utc=True) if best else pd.Series(dtype="datetime64[ns, UTC]")
-    plan["shift_h"] = (plan["best_start"] - plan["release"]) / pd.Timedelta(hours=1)
+    plan["original_start"] = pd.to_datetime([b[0] for b in best], utc=True)
+    plan["best_start"] = pd.to_datetime([b[1] for b in best], utc=True)
+    plan["shift_h"] = (plan["best_start"] - plan["original_start"]) / pd.Timedelta(hours=1)
     out = out.sort_index().reset_index()
     out["running_frac"] = out["running_frac"].fillna(0.0)
     return out, plan
+
+
+def _first_run_hour(table: pd.DataFrame, iid: str, release) -> pd.Timestamp:
+    sub = table.loc[iid]
+    hit = sub.index[(sub.index >= pd.Timestamp(release).floor("h")) & (sub["running_frac"].to_numpy() > 0)]
+    if len(hit) == 0:
+        raise ValueError(f"job of {iid} released {release}: no running hour at or after release")
+    return hit[0]
+
+
+def _window_mean(s: pd.Series, start, duration_h: int) -> float:
+    return float(s.reindex(pd.date_range(start, periods=duration_h, freq="h")).mean())
 
 
 # --------------------------------------------------------------------------- #

@@ -105,6 +105,8 @@ class FleetAggregates:
     energy_without_intensity_kwh : float
         IT energy (cpu_scale = 1, no PUE) in hours without intensity; such
         hours are left out of CO2e (a reported gap). [kWh]
+    running_h_without_cpu : float
+        Running instance-hours without a CPU datum; in cost, not in energy. [h]
     """
 
     hours: pd.DatetimeIndex
@@ -113,6 +115,7 @@ class FleetAggregates:
     cost_usd: np.ndarray
     intensity_g_per_kwh: np.ndarray
     energy_without_intensity_kwh: float = 0.0
+    running_h_without_cpu: float = 0.0
     carbon_power_w: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -141,8 +144,9 @@ def fleet_aggregates(
     ----------
     fleet_hourly : pandas.DataFrame
         instance_id, hour, instance_type, running_frac, cpu_util_frac (see
-        :mod:`finops_lib.calc.scenarios`). Rows with NaN CPU but running > 0
-        raise (no invented load).
+        :mod:`finops_lib.calc.scenarios`). Running hours with NaN CPU (no
+        CloudWatch datum) count for cost but not for energy: they are a gap,
+        reported as ``FleetAggregates.running_h_without_cpu`` (no invented load).
     profiles : pandas.DataFrame
         ``power_profiles`` table.
     usd_per_hour : mapping
@@ -160,20 +164,14 @@ def fleet_aggregates(
     grid = cpu_scale_grid() if grid is None else np.asarray(grid, dtype=float)
     r = fleet_hourly["running_frac"].to_numpy(float)
     u = fleet_hourly["cpu_util_frac"].to_numpy(float)
-    bad = (r > 0) & np.isnan(u)
-    if bad.any():
-        first = fleet_hourly.loc[bad].iloc[0]
-        raise ValueError(
-            f"{int(bad.sum())} running instance-hours lack CPU (first: {first['instance_id']} at {first['hour']}); "
-            "fill or drop them explicitly before the Monte Carlo"
-        )
+    no_cpu = (r > 0) & np.isnan(u)
     missing_price = sorted(set(fleet_hourly["instance_type"]) - set(usd_per_hour))
     if missing_price:
         raise KeyError(f"no list price for instance types {missing_price}")
     hours = pd.DatetimeIndex(sorted(pd.unique(fleet_hourly["hour"])))
     h_idx = hours.get_indexer(pd.DatetimeIndex(fleet_hourly["hour"]))
     types = fleet_hourly["instance_type"].to_numpy(object)
-    run = r > 0
+    run = (r > 0) & ~no_cpu
     power = np.zeros((len(grid), len(hours)))
     for g, s in enumerate(grid):
         p = power_w_from_profiles(types[run], np.minimum(1.0, u[run] * s), profiles)
@@ -183,7 +181,7 @@ def fleet_aggregates(
     intensity = intensity_g_per_kwh.reindex(hours).to_numpy(float)
     one = int(np.argmin(np.abs(grid - 1.0)))
     gap_kwh = float(power[one][np.isnan(intensity)].sum()) / WH_PER_KWH
-    return FleetAggregates(hours, grid, power, cost, intensity, gap_kwh)
+    return FleetAggregates(hours, grid, power, cost, intensity, gap_kwh, float(r[no_cpu].sum()))
 
 
 def _grid_weights(grid: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

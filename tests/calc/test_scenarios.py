@@ -164,3 +164,37 @@ def test_fleet_hourly_totals_reports_intensity_gap_and_unknown_profile():
     fh["instance_type"] = "m5.large"
     with pytest.raises(KeyError, match="m5.large"):
         sc.fleet_hourly_totals(fh, _profiles(), {"m5.large": 0.1}, intensity, pue=1.0, eur_per_usd=1.0)
+
+
+# ----------------------------------------------------------------- from snapshot tables
+def test_fleet_hourly_table_keeps_cpu_gaps_and_maps_types():
+    h = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
+    frac = pd.DataFrame({"instance_id": "i-a", "hour": h, "running_frac": [1.0, 1.0, 0.0]})
+    cpu = pd.DataFrame({"instance_id": "i-a", "hour": h[:1], "cpu_util_frac": [0.3]})
+    inst = pd.DataFrame({"instance_id": ["i-a"], "instance_type": ["m5.large"], "tags": ["{}"]})
+    fh = sc.fleet_hourly_table(frac, cpu, inst)
+    assert fh["cpu_util_frac"].iloc[0] == 0.3 and fh["cpu_util_frac"].iloc[1:].isna().all()
+    assert (fh["instance_type"] == "m5.large").all()
+    with pytest.raises(KeyError, match="i-zz"):
+        sc.fleet_hourly_table(frac.assign(instance_id="i-zz"), cpu, inst)
+
+
+def test_flexible_jobs_use_deadline_tag_and_shift_into_green_night():
+    # one nightly job 01:00-03:00 UTC, deadline 06:00, may start 24 h earlier; greenest hours 13-14 UTC
+    h = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    run = np.zeros(48)
+    run[25:27] = 1.0
+    fh = _fleet(h, [("i-f", "c6g.large")], [run], [np.full(48, 0.5)])
+    tags = '{"flexible": "true", "deadline_hour_utc": "6"}'
+    inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"], "tags": [tags]})
+    jobs = sc.flexible_jobs(fh, inst, window_h=24)
+    assert jobs.loc[0, "deadline"] == h[30] and jobs.loc[0, "release"] == h[6] and jobs.loc[0, "duration_h"] == 2
+    intensity = pd.Series(400.0, index=h)
+    intensity.iloc[13:15] = 100.0
+    shifted, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
+    assert plan.loc[0, "best_start"] == h[13] and plan.loc[0, "shift_h"] == -12
+    assert shifted.set_index("hour")["running_frac"].iloc[13:15].tolist() == [1.0, 1.0]
+    assert shifted["running_frac"].sum() == 2
+    bad = inst.assign(tags='{"flexible": "true"}')
+    with pytest.raises(ValueError, match="deadline_hour_utc"):
+        sc.flexible_jobs(fh, bad)

@@ -86,13 +86,16 @@ def test_cpu_scale_grid_interpolation_is_accurate(s):
     assert_allclose(got["co2_kg"], _truth(fh, intensity, f)["co2_kg"], rtol=2e-3)
 
 
-def test_aggregates_refuse_missing_cpu_and_price():
+def test_aggregates_report_missing_cpu_as_gap_and_refuse_missing_price():
     fh, intensity = _world(3)
     bad = fh.copy()
     i = bad.index[bad["running_frac"] > 0][0]
     bad.loc[i, "cpu_util_frac"] = np.nan
-    with pytest.raises(ValueError, match="lack CPU"):
-        unc.fleet_aggregates(bad, _profiles(), PRICES, intensity)
+    full = unc.fleet_aggregates(fh, _profiles(), PRICES, intensity)
+    gap = unc.fleet_aggregates(bad, _profiles(), PRICES, intensity)
+    assert gap.running_h_without_cpu == bad.loc[i, "running_frac"]
+    assert_allclose(gap.cost_usd.sum(), full.cost_usd.sum())  # still billed
+    assert gap.it_power_w.sum() < full.it_power_w.sum()  # but no invented energy
     with pytest.raises(KeyError, match="m6a.large"):
         unc.fleet_aggregates(fh, _profiles(), {k: v for k, v in PRICES.items() if k != "m6a.large"}, intensity)
 
