@@ -73,6 +73,10 @@ def billed_seconds(duration_s: Any, minimum_s: float = BILLING_MINIMUM_S) -> Any
 def _price_lookup(instances: pd.DataFrame, prices: Any) -> pd.DataFrame:
     """instance_id -> instance_type, usd_per_hour; errors name what is missing."""
     inst = instances[["instance_id", "instance_type"] + (["region"] if "region" in instances else [])]
+    if inst["instance_id"].duplicated().any():
+        raise ValueError(f"instances table lists {sorted(set(inst['instance_id'][inst['instance_id'].duplicated()]))[:5]} more than once")
+    if inst["instance_type"].isna().any():
+        raise MissingPriceError(f"no instance type for {list(inst.loc[inst['instance_type'].isna(), 'instance_id'])[:5]}")
     if isinstance(prices, Mapping):
         table = pd.DataFrame({"instance_type": list(prices), "usd_per_hour": list(prices.values())})
         keys = ["instance_type"]
@@ -132,6 +136,10 @@ def interval_cost_usd(intervals: pd.DataFrame, instances: pd.DataFrame, prices: 
     ("before_window", "current_state") is the tail of a period started
     earlier and is billed by the second. Without ``start_evidence`` every
     interval is treated as a start.
+
+    The price is the list price of the ``prices`` table (On-Demand, Linux);
+    Spot instances (``lifecycle`` "spot") are billed at the Spot price, which
+    this function does not know -- pass Spot prices explicitly for them.
     """
     out = intervals.copy().reset_index(drop=True)
     dur = (pd.to_datetime(out["end"], utc=True) - pd.to_datetime(out["start"], utc=True)).dt.total_seconds()

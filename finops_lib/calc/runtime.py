@@ -343,6 +343,9 @@ def running_intervals(
     ev = state_events.copy()
     ev["event_time"] = pd.to_datetime(ev["event_time"], utc=True)
     ev["_pos"] = np.arange(len(ev))
+    dup_ids = instances["instance_id"][instances["instance_id"].duplicated()]
+    if len(dup_ids):
+        raise ValueError(f"instances table lists instance ids more than once: {sorted(set(dup_ids))[:5]}")
     inst = instances.set_index("instance_id") if len(instances) else None
     ids = sorted(set(ev["instance_id"].dropna()) | set(instances["instance_id"].dropna()))
     if ev["instance_id"].isna().any():
@@ -518,8 +521,11 @@ def hourly_running_fraction(
         pos = {iid: k for k, iid in enumerate(ids)}
         h0 = hours[0].value
         ns_h = S_PER_H * 10**9
-        starts = pd.to_datetime(intervals["start"], utc=True).astype(schema.UTC_TS).clip(lower=ws, upper=we)
-        ends = pd.to_datetime(intervals["end"], utc=True).astype(schema.UTC_TS).clip(lower=ws, upper=we)
+        starts = pd.to_datetime(intervals["start"], utc=True).astype(schema.UTC_TS)
+        ends = pd.to_datetime(intervals["end"], utc=True).astype(schema.UTC_TS)
+        if starts.isna().any() or ends.isna().any() or intervals["instance_id"].isna().any():
+            raise ValueError("intervals with missing instance_id, start or end")
+        starts, ends = starts.clip(lower=ws, upper=we), ends.clip(lower=ws, upper=we)
         if (ends < starts).any():
             raise ValueError("intervals with end before start")
         for iid, s, e in zip(intervals["instance_id"], starts.array.asi8, ends.array.asi8, strict=True):

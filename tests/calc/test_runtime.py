@@ -423,3 +423,47 @@ def test_baselines_share_output_shape():
         assert list(hf.columns) == ["instance_id", "hour", "running_frac"]
         assert hf.dtypes.equals(ref.dtypes)
         assert hf[["instance_id", "hour"]].equals(ref[["instance_id", "hour"]])
+
+
+def test_terminating_a_stopped_instance_is_redundant_not_a_missing_start():
+    recs = [ct.start("i-a", "2026-11-01T08:00:00Z"), ct.stop("i-a", "2026-11-01T09:00:00Z"),
+            ct.terminate("i-a", "2026-11-01T12:00:00Z", previous="stopped")]
+    iv, dg = intervals_for(recs, instances([("i-a", "2026-11-01T08:00:00Z", "terminated")]))
+    assert hours_of(iv, "i-a") == 1.0
+    row = dg.iloc[0]
+    assert (row["redundant_records"], row["stop_without_start"], row["terminated"]) == (1, 0, 1)
+
+
+def test_current_state_mismatch_counted_when_a_stop_went_unrecorded():
+    # started in the window, no stop record, yet DescribeInstances says stopped (e.g. OS shutdown)
+    iv, dg = intervals_for([ct.start("i-a", "2026-11-01T20:00:00Z")],
+                           instances([("i-a", "2026-11-01T20:00:00Z", "stopped")]))
+    assert iv["end"].iloc[0] == WE  # no end is invented
+    assert dg.iloc[0]["current_state_mismatch"] == 1
+
+
+def test_instances_without_events_and_events_without_instances_both_reported():
+    inst = instances([("i-only-table", "2026-10-01T00:00:00Z", "stopped")])
+    _, dg = intervals_for([ct.start("i-only-events", "2026-11-01T01:00:00Z")], inst)
+    assert list(dg["instance_id"]) == ["i-only-events", "i-only-table"]
+
+
+def test_duplicate_instances_rows_are_an_error():
+    inst = instances([("i-a", "2026-10-01T00:00:00Z", "running")] * 2)
+    with pytest.raises(ValueError, match="i-a"):
+        running_intervals(schema.empty_table("state_events"), inst, WS, WE)
+
+
+def test_event_time_from_envelope_when_json_lacks_it():
+    rec = ct.start("i-a", "2026-11-01T08:00:00Z")
+    detail = json.loads(rec["CloudTrailEvent"])
+    del detail["eventTime"]
+    rec["CloudTrailEvent"] = json.dumps(detail)
+    events, _ = parse_cloudtrail_events([rec])
+    assert events["event_time"].iloc[0] == ts("2026-11-01T08:00:00Z")
+
+
+def test_hourly_fraction_rejects_missing_times():
+    iv = pd.DataFrame({"instance_id": ["i-a"], "start": [pd.NaT], "end": [ts("2026-11-01T02:00:00Z")]})
+    with pytest.raises(ValueError, match="missing"):
+        hourly_running_fraction(iv, WS, WE)
