@@ -94,7 +94,8 @@ def _ccf_w(instance_type: str, u: np.ndarray, include_memory: bool) -> np.ndarra
     return p
 
 
-def _curve(instance_type: str, profiles: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+def _curve(instance_type: str, profiles: pd.DataFrame | None,
+           profile_source: str | None = "boavizta") -> tuple[np.ndarray, np.ndarray]:
     if profiles is None:
         if instance_type not in BOAVIZTA_REFERENCE_POWER_W:
             raise UnknownInstanceTypeError(
@@ -103,11 +104,12 @@ def _curve(instance_type: str, profiles: pd.DataFrame | None) -> tuple[np.ndarra
             )
         return np.asarray(BOAVIZTA_REFERENCE_LOADS_FRAC), np.asarray(BOAVIZTA_REFERENCE_POWER_W[instance_type])
     p = profiles[profiles["instance_type"] == instance_type]
-    if "source" in p.columns and (p["source"] == "boavizta").any():
-        p = p[p["source"] == "boavizta"]
+    if profile_source is not None and "source" in p.columns:
+        p = p[(p["source"] == profile_source).fillna(False).to_numpy(dtype=bool)]
     if p.empty:
         raise UnknownInstanceTypeError(
-            f"instance type {instance_type!r} unknown to power model 'boavizta' (not in the power_profiles table)"
+            f"instance type {instance_type!r} unknown to power model 'boavizta' (no rows with "
+            f"source {profile_source!r} in the power_profiles table)"
         )
     if p["load_frac"].duplicated().any():
         raise ValueError(f"power profile of {instance_type!r} has duplicate load points")
@@ -117,8 +119,9 @@ def _curve(instance_type: str, profiles: pd.DataFrame | None) -> tuple[np.ndarra
     return p["load_frac"].to_numpy(dtype="float64"), p["power_w"].to_numpy(dtype="float64")
 
 
-def _boavizta_w(instance_type: str, u: np.ndarray, profiles: pd.DataFrame | None) -> np.ndarray:
-    loads, watts = _curve(instance_type, profiles)
+def _boavizta_w(instance_type: str, u: np.ndarray, profiles: pd.DataFrame | None,
+                profile_source: str | None) -> np.ndarray:
+    loads, watts = _curve(instance_type, profiles, profile_source)
     outside = (u < loads[0] - _CPU_TOL) | (u > loads[-1] + _CPU_TOL)
     if outside.any():
         raise ValueError(
@@ -142,11 +145,12 @@ def _p_ref(instance_type: str, p_ref_w: Any, include_memory: bool) -> float:
     return float(p_ref_w)
 
 
-def _power(instance_type: str, u: np.ndarray, model: str, profiles, p_ref_w, include_memory) -> np.ndarray:
+def _power(instance_type: str, u: np.ndarray, model: str, profiles, p_ref_w, include_memory,
+           profile_source: str | None = "boavizta") -> np.ndarray:
     if model == "ccf":
         return _ccf_w(instance_type, u, include_memory)
     if model == "boavizta":
-        return _boavizta_w(instance_type, u, profiles)
+        return _boavizta_w(instance_type, u, profiles, profile_source)
     if model == "linear_share":
         return _p_ref(instance_type, p_ref_w, include_memory) * (
             LINEAR_SHARE_IDLE_FRAC + (1 - LINEAR_SHARE_IDLE_FRAC) * u)
@@ -161,6 +165,7 @@ def instance_power_w(
     profiles: pd.DataFrame | None = None,
     p_ref_w: float | Mapping[str, float] | None = None,
     include_memory: bool = True,
+    profile_source: str | None = "boavizta",
 ) -> Any:
     r"""
     Electrical power of one instance at a CPU load.
@@ -174,15 +179,17 @@ def instance_power_w(
     model : {"ccf", "boavizta", "linear_share"}, default "ccf"
         Power model (see module docstring).
     profiles : pandas.DataFrame, optional
-        ``power_profiles`` table for the boavizta model (rows with source
-        "boavizta" are used when present). Default: the published reference
-        readings ``factors.BOAVIZTA_REFERENCE_POWER_W``.
+        ``power_profiles`` table for the boavizta model. Default: the
+        published reference readings ``factors.BOAVIZTA_REFERENCE_POWER_W``.
     p_ref_w : float or mapping, optional
         Full-load power for ``linear_share`` [W]. Default: the CCF full-load
         power of the type (vCPU · W_max + memory).
     include_memory : bool, default True
         Add CCF memory power (0.392 W/GiB) in the ccf model (and in the
         default P_ref).
+    profile_source : str or None, default "boavizta"
+        Only rows of ``profiles`` with this ``source`` form the curve (so a
+        CCF profile is never mistaken for a Boavizta one); None uses all rows.
 
     Returns
     -------
@@ -203,7 +210,8 @@ def instance_power_w(
     (0.65 + 0.1 · 3.61) · 2 = 2.022 W without memory.
     """
     u = _check_cpu(cpu_util_frac)
-    return _same_kind(cpu_util_frac, _power(instance_type, u, model, profiles, p_ref_w, include_memory))
+    return _same_kind(cpu_util_frac,
+                      _power(instance_type, u, model, profiles, p_ref_w, include_memory, profile_source))
 
 
 def fleet_power_w(
@@ -214,6 +222,7 @@ def fleet_power_w(
     *,
     p_ref_w: float | Mapping[str, float] | None = None,
     include_memory: bool = True,
+    profile_source: str | None = "boavizta",
 ) -> pd.Series:
     r"""
     Vectorised :func:`instance_power_w` for many rows (e.g. instances x hours).
@@ -225,7 +234,7 @@ def fleet_power_w(
     cpu_util_frac : pandas.Series
         CPU utilisation of each row, same length (and index) as
         ``instance_types``. [-]
-    model, profiles, p_ref_w, include_memory
+    model, profiles, p_ref_w, include_memory, profile_source
         As in :func:`instance_power_w`.
 
     Returns
@@ -248,7 +257,7 @@ def fleet_power_w(
     codes, uniques = pd.factorize(types)
     for k, itype in enumerate(uniques):
         sel = codes == k
-        out[sel] = _power(itype, u[sel], model, profiles, p_ref_w, include_memory)
+        out[sel] = _power(itype, u[sel], model, profiles, p_ref_w, include_memory, profile_source)
     return pd.Series(out, index=cpu_util_frac.index, name="power_w")
 
 

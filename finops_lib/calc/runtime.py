@@ -311,8 +311,11 @@ def running_intervals(
     -----
     *Duplicates*: rows with the same (instance_id, event_id) -- or, without an
     event_id, the same (instance_id, event_time, event_name) -- count once.
-    *Out of order*: a row that comes after a row of the same instance with a
-    later ``event_time`` in the table as given; rows are then stably sorted.
+    *Out of order* (counted after removing duplicates): a row that comes after
+    a row of the same instance with a later ``event_time`` in the table as
+    given; rows are then stably sorted. The output of
+    :func:`parse_cloudtrail_events` is already sorted (0 out of order); pass
+    concatenated tables unsorted to have late deliveries counted.
 
     *State at the window start* (first rule that applies):
 
@@ -360,16 +363,16 @@ def running_intervals(
     for iid in ids:
         g = groups.get(iid, ev.iloc[0:0])
         d = dict.fromkeys(DIAGNOSTIC_COLUMNS, 0)
+        key = g["event_id"].astype("object").where(g["event_id"].notna(),
+                                                   g["event_time"].astype(str) + "|" + g["event_name"])
+        dup = key.duplicated()  # the first occurrence in the given order is kept
+        d["duplicate_records"] = int(dup.sum())
+        g = g[~dup.to_numpy()]
         # out-of-order: rows preceded (in the given order) by a later event
         times = g["event_time"].to_numpy()
         if len(times):
             d["out_of_order_records"] = int((times < np.maximum.accumulate(times)).sum())
         g = g.sort_values(["event_time", "_pos"], kind="stable")
-        key = g["event_id"].astype("object").where(g["event_id"].notna(),
-                                                   g["event_time"].astype(str) + "|" + g["event_name"])
-        dup = key.duplicated()
-        d["duplicate_records"] = int(dup.sum())
-        g = g[~dup.to_numpy()]
         before = g[g["event_time"] < ws]
         inside = g[(g["event_time"] >= ws) & (g["event_time"] < we)]
         after = g[g["event_time"] >= we]

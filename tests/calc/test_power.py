@@ -156,3 +156,11 @@ def test_ccf_power_profile_table():
     assert_allclose(ccf_embodied_g_per_h("m5.large"), 0.95767, rtol=1e-4)
     assert prof.loc[prof["instance_type"] == "t3.micro", "embodied_g_per_h"].isna().all()
     assert (prof["source"] == "ccf").all()
+
+
+def test_boavizta_ignores_profiles_of_other_sources():
+    # the table holds a ccf-sourced curve for m5.large: not a boavizta curve
+    with pytest.raises(UnknownInstanceTypeError, match=r"m5\.large.*boavizta"):
+        instance_power_w("m5.large", 0.5, "boavizta", profiles=profiles_table())
+    assert_allclose(instance_power_w("m5.large", 0.5, "boavizta", profiles=profiles_table(), profile_source="ccf"),
+                    1.5)

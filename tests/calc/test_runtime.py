@@ -467,3 +467,15 @@ def test_hourly_fraction_rejects_missing_times():
     iv = pd.DataFrame({"instance_id": ["i-a"], "start": [pd.NaT], "end": [ts("2026-11-01T02:00:00Z")]})
     with pytest.raises(ValueError, match="missing"):
         hourly_running_fraction(iv, WS, WE)
+
+
+def test_bid_evicted_without_any_instance_id_is_malformed():
+    rec = ct.bid_evicted([], "2026-11-01T07:00:00Z", event_id="spot-0")
+    with pytest.raises(MalformedEventError, match=r"spot-0.*missing instance id"):
+        parse_cloudtrail_events([rec])
+
+
+def test_duplicate_is_not_also_counted_out_of_order():
+    start = ct.start("i-a", "2026-11-01T08:00:00Z", event_id="dup-1")
+    iv, dg = intervals_for([start, ct.stop("i-a", "2026-11-01T09:00:00Z"), start])
+    assert (dg.iloc[0]["duplicate_records"], dg.iloc[0]["out_of_order_records"]) == (1, 0)
