@@ -13,4 +13,18 @@ Everything the sandbox produces is labelled simulated.
 
 from finops_lib.sandbox.world import World, WorldConfig, build_world
 
-__all__ = ["World", "WorldConfig", "build_world"]
+__all__ = ["World", "WorldConfig", "build_world", "collect_sandbox_snapshot", "serve"]
+
+
+def collect_sandbox_snapshot(out_dir, config=None, progress=True, **kwargs):
+    """See :func:`finops_lib.sandbox.collect.collect_sandbox_snapshot`."""
+    from finops_lib.sandbox.collect import collect_sandbox_snapshot as _impl
+
+    return _impl(out_dir, config, progress, **kwargs)
+
+
+def serve(world, **kwargs):
+    """See :func:`finops_lib.sandbox.servers.serve`."""
+    from finops_lib.sandbox.servers import serve as _impl
+
+    return _impl(world, **kwargs)
