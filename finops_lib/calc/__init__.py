@@ -22,10 +22,13 @@ from finops_lib.calc.carbon import (
 from finops_lib.calc.coverage import data_coverage, time_alignment_coverage
 from finops_lib.calc.deviation import (
     bland_altman,
+    daily_compute_comparison,
     gap_decomposition,
     mape,
     mean_bias,
+    runtime_error,
     usage_category,
+    usage_instance_type,
     validation_factor,
 )
 from finops_lib.calc.power import (
@@ -57,6 +60,7 @@ __all__ = [
     "bland_altman",
     "ccf_embodied_g_per_h",
     "ccf_power_profile",
+    "daily_compute_comparison",
     "data_coverage",
     "embodied_co2_g",
     "energy_kwh",
@@ -73,6 +77,7 @@ __all__ = [
     "parse_cloudtrail_events",
     "running_intervals",
     "runtime_always_on",
+    "runtime_error",
     "runtime_cloudwatch_presence",
     "runtime_current_state",
     "runtime_from_launch_time",
@@ -80,6 +85,7 @@ __all__ = [
     "sci_g_per_unit",
     "time_alignment_coverage",
     "usage_category",
+    "usage_instance_type",
     "usd_to_eur",
     "validation_factor",
 ]

@@ -147,3 +147,99 @@ def gap_decomposition(costs: pd.DataFrame, calculated_compute_usd: float) -> pd.
     total_gap = out.loc["total", "gap_usd"]
     out["gap_share_frac"] = out["gap_usd"] / total_gap if total_gap != 0 else np.nan
     return out.rename_axis("category").reset_index()
+
+
+def usage_instance_type(usage_type: pd.Series) -> pd.Series:
+    """Instance type of compute usage types ("EUC1-BoxUsage:m5.large" -> "m5.large"), else <NA>."""
+    ut = usage_type.astype("string")
+    out = ut.str.extract(r"(?:BoxUsage|SpotUsage):([a-z0-9\-]+\.[a-z0-9\-]+)$", expand=False)
+    return out.astype("string")
+
+
+def daily_compute_comparison(hourly_cost: pd.DataFrame, instances: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    r"""
+    Calculated vs billed compute cost per UTC day and instance type.
+
+    Parameters
+    ----------
+    hourly_cost : pandas.DataFrame
+        ``instance_id``, ``hour``, ``cost_usd`` (e.g. from
+        :func:`finops_lib.calc.hourly_cost_usd`), covering every instance x
+        hour of the window. [USD]
+    instances : pandas.DataFrame
+        ``instances`` table (``instance_id``, ``instance_type``).
+    costs : pandas.DataFrame
+        Cost Explorer ``costs`` table grouped by usage type. [USD]
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``day`` (UTC), ``instance_type``, ``calculated_usd``, ``billed_usd``
+        [USD]. A side that has data for a day but no row for a type is 0; a
+        day that a side does not cover at all is NaN (never filled), so
+        metrics with ``nan_policy="omit"`` compare only common days.
+
+    Notes
+    -----
+    Billed compute = usage types "…BoxUsage:<type>" and "…SpotUsage:<type>"
+    (``usage_instance_type``); other usage types are left to
+    :func:`gap_decomposition`.
+    """
+    types = instances.drop_duplicates("instance_id").set_index("instance_id")["instance_type"]
+    unknown = sorted(set(hourly_cost["instance_id"]) - set(types.index))
+    if unknown:
+        raise KeyError(f"instances not in the instances table: {unknown[:5]}")
+    calc = pd.DataFrame({
+        "day": pd.to_datetime(hourly_cost["hour"], utc=True).dt.floor("D"),
+        "instance_type": hourly_cost["instance_id"].map(types).astype("string"),
+        "cost_usd": hourly_cost["cost_usd"].astype("float64"),
+    })
+    calc_days = set(calc["day"])
+    calc = calc.groupby(["day", "instance_type"])["cost_usd"].sum(min_count=1).rename("calculated_usd")
+    cday = pd.to_datetime(costs["period_start"], utc=True).dt.floor("D")
+    bill_days = set(cday)
+    itype = usage_instance_type(costs["usage_type"])
+    comp = itype.notna().to_numpy()
+    billed = (pd.DataFrame({"day": cday[comp], "instance_type": itype[comp], "cost_usd": costs["cost_usd"][comp]})
+              .groupby(["day", "instance_type"])["cost_usd"].sum().rename("billed_usd"))
+    out = pd.concat([calc, billed], axis=1).fillna(0.0).reset_index()
+    out.loc[~out["day"].isin(calc_days), "calculated_usd"] = np.nan
+    out.loc[~out["day"].isin(bill_days), "billed_usd"] = np.nan
+    return out.sort_values(["day", "instance_type"]).reset_index(drop=True)
+
+
+def runtime_error(estimated: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    r"""
+    Runtime error of an estimator against the truth, per instance.
+
+    Parameters
+    ----------
+    estimated, truth : pandas.DataFrame
+        Long tables ``instance_id``, ``hour``, ``running_frac`` (an
+        estimator's output and e.g. the sandbox's ``truth_hourly``). Pairs
+        missing on one side count as 0 there (both tables cover every
+        instance x hour of the window).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per instance: ``estimated_h``, ``true_h``, ``error_h`` = estimated −
+        true (signed) and ``abs_hourly_error_h`` = Σ_h |r̂_h − r_h| (catches
+        hours shifted in time that cancel in the total) [h]; NaN where the
+        estimate is NaN.
+    """
+    key = ["instance_id", "hour"]
+    e = estimated[key + ["running_frac"]].rename(columns={"running_frac": "est"})
+    t = truth[key + ["running_frac"]].rename(columns={"running_frac": "true"})
+    if e.duplicated(key).any() or t.duplicated(key).any():
+        raise ValueError("estimated and truth must have one row per instance and hour")
+    m = e.merge(t, on=key, how="outer", indicator=True)
+    m.loc[m["_merge"] == "right_only", "est"] = 0.0  # hour absent from the estimate: not running
+    m.loc[m["_merge"] == "left_only", "true"] = 0.0
+    m["abs"] = (m["est"] - m["true"]).abs()
+    g = m.groupby("instance_id", sort=True)
+    est_nan = m["est"].isna().groupby(m["instance_id"], sort=True).any()
+    out = pd.DataFrame({"estimated_h": g["est"].sum().where(~est_nan), "true_h": g["true"].sum()})
+    out["error_h"] = out["estimated_h"] - out["true_h"]
+    out["abs_hourly_error_h"] = g["abs"].sum(min_count=1).where(out["estimated_h"].notna())
+    return out.reset_index()

@@ -8,7 +8,15 @@ import pytest
 from numpy.testing import assert_allclose
 
 from finops_lib import schema
-from finops_lib.calc import bland_altman, gap_decomposition, mape, mean_bias, validation_factor
+from finops_lib.calc import (
+    bland_altman,
+    daily_compute_comparison,
+    gap_decomposition,
+    mape,
+    mean_bias,
+    runtime_error,
+    validation_factor,
+)
 
 
 def test_mape_bias_validation_factor_hand_values():
@@ -61,3 +69,34 @@ def test_gap_decomposition():
     assert_allclose(out.loc["total", "gap_usd"], 16.5)
     assert_allclose(out.loc["ebs", "gap_share_frac"], 8 / 16.5)
     assert_allclose(out.drop("total")["gap_usd"].sum(), out.loc["total", "gap_usd"])
+
+
+def test_runtime_error_per_instance():
+    hours = pd.date_range("2026-11-01", periods=3, freq="h", tz="UTC")
+    est = pd.DataFrame({"instance_id": ["a"] * 3 + ["b"] * 3, "hour": list(hours) * 2,
+                        "running_frac": [1.0, 1.0, 0.0, 0.5, np.nan, 0.0]})
+    truth = pd.DataFrame({"instance_id": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "hour": list(hours) * 3,
+                          "running_frac": [0.0, 1.0, 1.0, 0.5, 0.5, 0.0, 1.0, 0.0, 0.0]})
+    out = runtime_error(est, truth).set_index("instance_id")
+    # a: same total (2 h) but shifted by an hour -> error 0, absolute hourly error 2 h
+    assert_allclose(out.loc["a", ["estimated_h", "true_h", "error_h", "abs_hourly_error_h"]], [2, 2, 0, 2])
+    assert np.isnan(out.loc["b", "estimated_h"]) and np.isnan(out.loc["b", "error_h"])
+    # c: missing from the estimate -> estimated 0 h
+    assert_allclose(out.loc["c", ["estimated_h", "error_h"]], [0, -1])
+
+
+def test_daily_compute_comparison():
+    hours = pd.date_range("2026-11-01T22:00", periods=4, freq="h", tz="UTC")  # 2 h on Nov 1, 2 h on Nov 2
+    hc = pd.DataFrame({"instance_id": ["i-a"] * 4, "hour": hours, "cost_usd": [1.0, 1.0, 2.0, 2.0]})
+    inst = pd.DataFrame({"instance_id": ["i-a"], "instance_type": ["m5.large"]})
+    costs = schema.conform("costs", pd.DataFrame({
+        "period_start": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-01"], utc=True),
+        "granularity": "DAILY", "group_key": "USAGE_TYPE",
+        "usage_type": ["EUC1-BoxUsage:m5.large", "EUC1-BoxUsage:c5.large", "EUC1-EBS:VolumeUsage.gp3"],
+        "resource_id": None, "cost_usd": [2.2, 0.5, 9.0], "usage_quantity": 1.0, "estimated": False}))
+    out = daily_compute_comparison(hc, inst, costs)
+    assert list(out["instance_type"]) == ["c5.large", "m5.large", "m5.large"]
+    assert_allclose(out["calculated_usd"], [0.0, 2.0, 4.0])
+    assert_allclose(out["billed_usd"].to_numpy()[:2], [0.5, 2.2])
+    assert np.isnan(out["billed_usd"].iloc[2])  # Nov 2 not in Cost Explorer data: NaN, not 0
+    assert_allclose(mape(out["calculated_usd"][1:], out["billed_usd"][1:], nan_policy="omit"), 0.2 / 2.2)
