@@ -135,14 +135,34 @@ def validate(exp: Experiment, notebooks_dir=ROOT / "notebooks") -> None:
 
 def ensure_snapshot(exp: Experiment, results_dir: Path, progress: bool = False) -> Path:
     """Collect (or reuse) the experiment's snapshot; returns its directory."""
+    return _ensure_spec(exp.snapshot, exp.snapshot_key, results_dir, progress)
+
+
+def open_snapshot(snapshot_dir: str = "", world: dict | None = None, cache_dir=None):
+    """The snapshot a notebook reads.
+
+    ``snapshot_dir`` set (the runner always sets it): read that snapshot.
+    Empty: collect (once, then reuse) a sandbox snapshot with ``world`` config
+    into ``cache_dir`` (default ``results/snapshots``) -- the notebooks' fast
+    offline default.
+    """
+    from finops_lib.snapshot import read_snapshot
+
+    if snapshot_dir:
+        return read_snapshot(snapshot_dir)
+    spec = {"source": "sandbox", "world": dict(world or {})}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return read_snapshot(_ensure_spec(spec, key, Path(cache_dir or ROOT / "results"), progress=False))
+
+
+def _ensure_spec(spec: dict, key: str, results_dir: Path, progress: bool) -> Path:
     from finops_lib.snapshot import SnapshotError, read_snapshot
 
-    spec = exp.snapshot
     if spec["source"] == "path":
         path = Path(spec["path"]).expanduser()
         read_snapshot(path)  # fail early on a corrupted snapshot
         return path.resolve()
-    target = (results_dir / "snapshots" / exp.snapshot_key).resolve()
+    target = (Path(results_dir) / "snapshots" / key).resolve()
     if (target / "manifest.json").exists():
         try:
             read_snapshot(target)
@@ -160,7 +180,7 @@ def ensure_snapshot(exp: Experiment, results_dir: Path, progress: bool = False) 
         from finops_lib.collect import collect_snapshot
 
         collect_snapshot(out_dir=target, **dict(spec.get("collect") or {}))
-    atomic_write_text(target.parent / f"{exp.snapshot_key}.spec.json", json.dumps(spec, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(target.parent / f"{key}.spec.json", json.dumps(spec, indent=2, sort_keys=True) + "\n")
     return target
 
 

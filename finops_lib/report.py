@@ -128,3 +128,69 @@ def export_html(notebook_path, html_path) -> Path:
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     return atomic_write_text(html_path, body)
+
+
+# --------------------------------------------------------------------------- #
+# Scoring against the sandbox truth (the only code that reads truth_* tables)
+# --------------------------------------------------------------------------- #
+def runtime_by_instance(estimates: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Running hours per instance for each estimator.
+
+    Parameters
+    ----------
+    estimates : mapping
+        estimator name -> long table ``instance_id``, ``hour``, ``running_frac``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index instance_id; one column per estimator. NaN where an estimator
+        has NaN in any hour of the instance (no value invented). [h]
+    """
+    cols = {}
+    for name, frac in estimates.items():
+        g = frac.groupby("instance_id")["running_frac"]
+        cols[name] = g.sum(min_count=1).where(~g.apply(lambda s: s.isna().any()))
+    return pd.DataFrame(cols).rename_axis("instance_id")
+
+
+def runtime_errors(est_h: pd.DataFrame, true_h: pd.Series, cases: pd.Series) -> pd.DataFrame:
+    """Runtime error by case and estimator.
+
+    ``abs_error_frac`` = Σ|estimated − true| / Σ true over the instances of a
+    case (and over the whole fleet, case "fleet"); ``net_error_frac`` =
+    (Σ estimated − Σ true) / Σ true. [-]
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``case``, ``estimator``, ``n_instances_count``, ``true_h``,
+        ``abs_error_frac``, ``net_error_frac``.
+    """
+    df = est_h.join(true_h.rename("true_h"), how="outer").join(cases.rename("case"))
+    df["case"] = df["case"].fillna("unknown")
+    rows = []
+    groups = [("fleet", df)] + list(df.groupby("case"))
+    for case, g in groups:
+        t = g["true_h"].sum()
+        for est in est_h.columns:
+            e = g[est]
+            rows.append(
+                {
+                    "case": case,
+                    "estimator": est,
+                    "n_instances_count": len(g),
+                    "true_h": t,
+                    "abs_error_frac": (e - g["true_h"]).abs().sum(min_count=1) / t if t > 0 and e.notna().all() else float("nan"),
+                    "net_error_frac": (e.sum() - t) / t if t > 0 and e.notna().all() else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def drop_records(state_events: pd.DataFrame, rate_frac: float, rng) -> pd.DataFrame:
+    """Emulate missing CloudTrail records: drop each state event with probability ``rate_frac``."""
+    if not 0 <= rate_frac <= 1:
+        raise ValueError(f"rate_frac must be in [0, 1], got {rate_frac}")
+    keep = rng.random(len(state_events)) >= rate_frac
+    return state_events[keep].reset_index(drop=True)

@@ -485,6 +485,39 @@ def power_w_from_profiles(instance_type, cpu_util_frac, profiles: pd.DataFrame) 
     return out
 
 
+def instance_hour_footprint(
+    fleet_hourly: pd.DataFrame,
+    profiles: pd.DataFrame,
+    usd_per_hour: Mapping[str, float],
+    intensity_g_per_kwh: pd.Series,
+    pue: float,
+) -> pd.DataFrame:
+    """Point estimate per instance-hour: cost, facility energy, operational CO2e.
+
+    E = P(u)·r·1 h·PUE; CO2e = E·I; cost = r·price. Running hours without a
+    CPU datum or without intensity give NaN energy / CO2e (gaps, not zeros).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The fleet-hourly table plus ``power_w`` [W], ``cost_usd`` [USD],
+        ``energy_kwh`` [kWh] and ``co2_g`` [gCO2e].
+    """
+    _check_fleet_hourly(fleet_hourly)
+    out = fleet_hourly.copy()
+    r = out["running_frac"].to_numpy(float)
+    p = power_w_from_profiles(out["instance_type"], out["cpu_util_frac"], profiles)
+    out["power_w"] = np.where(r > 0, p, 0.0)
+    missing = sorted(set(out["instance_type"]) - set(usd_per_hour))
+    if missing:
+        raise KeyError(f"no list price for instance types {missing}")
+    out["cost_usd"] = r * out["instance_type"].map(dict(usd_per_hour)).to_numpy(float)
+    out["energy_kwh"] = out["power_w"] * r * pue / WH_PER_KWH
+    out["co2_g"] = out["energy_kwh"] * pd.DatetimeIndex(out["hour"]).map(intensity_g_per_kwh).to_numpy(float)
+    out.loc[r == 0, "co2_g"] = 0.0
+    return out
+
+
 def fleet_hourly_totals(
     fleet_hourly: pd.DataFrame,
     profiles: pd.DataFrame,

@@ -118,6 +118,13 @@ class FleetAggregates:
     running_h_without_cpu: float = 0.0
     carbon_power_w: np.ndarray = field(init=False, repr=False)
 
+    def energy_kwh_hourly(self, pue: float = 1.0, cpu_scale: float = 1.0) -> pd.Series:
+        """Fleet energy per hour at one cpu_scale grid point (exact grid value). [kWh]"""
+        k = np.flatnonzero(np.isclose(self.cpu_scale_grid, cpu_scale))
+        if len(k) != 1:
+            raise ValueError(f"cpu_scale {cpu_scale} is not a grid point")
+        return pd.Series(self.it_power_w[k[0]] * pue / WH_PER_KWH, index=self.hours, name="energy_kwh")
+
     def __post_init__(self):
         # Power in hours that have an intensity: the CO2 path uses only these.
         ok = ~np.isnan(self.intensity_g_per_kwh)
