@@ -111,6 +111,7 @@ class CallCounter:
             self.calls[f"{label}.{event_name.rsplit('.', 1)[-1]}"] += 1
 
         client.meta.events.register_first("before-send", _count)
+        guard_payloads(client)
         return client
 
     def add(self, key: str, n: int = 1) -> None:
@@ -118,6 +119,32 @@ class CallCounter:
 
     def as_dict(self) -> dict[str, int]:
         return dict(sorted(self.calls.items()))
+
+
+def guard_payloads(client):
+    """Make a truncated or non-JSON success body an error instead of an empty result.
+
+    botocore's JSON parsers turn an unparsable 2xx body into ``{}`` (logged
+    at debug level only), which would look like "no data". This ``after-call``
+    hook raises :class:`PayloadError` instead. Returns the client.
+    """
+    protocol = client.meta.service_model.protocol
+    if protocol not in ("json", "rest-json"):
+        return client
+
+    def _check(http_response=None, model=None, **_):
+        if http_response is None or http_response.status_code >= 300:
+            return
+        body = http_response.content or b""
+        if body.strip():
+            try:
+                json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise PayloadError(f"{model.name if model else 'call'}: response is not valid JSON (truncated?): "
+                                   f"{body[:120]!r}") from exc
+
+    client.meta.events.register("after-call", _check)
+    return client
 
 
 def retry_config(max_attempts: int = MAX_ATTEMPTS) -> Config:

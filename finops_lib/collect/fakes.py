@@ -281,8 +281,8 @@ class patch_moto_lookup_events:  # noqa: N801 - used like a function
     collector talks to moto like to AWS. ``hits`` counts the calls served.
     """
 
-    def __init__(self, records: list[dict], page_size: int = 50):
-        self.handler = lookup_events_handler(records, page_size)
+    def __init__(self, records: list[dict] | None = None, page_size: int = 50, handler: Handler | None = None):
+        self.handler = handler or lookup_events_handler(records or [], page_size)
         self.hits = 0
 
     def __enter__(self):
@@ -294,7 +294,7 @@ class patch_moto_lookup_events:  # noqa: N801 - used like a function
         def lookup_events(resp_self):
             patch.hits += 1
             status, obj = patch.handler(json.loads(resp_self.body or "{}"), {})
-            return status, {"Content-Type": AMZ_JSON}, json.dumps(obj)
+            return status, {"Content-Type": AMZ_JSON, "status": status}, json.dumps(obj)
 
         CloudTrailResponse.lookup_events = lookup_events
         return self
