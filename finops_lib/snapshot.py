@@ -201,7 +201,8 @@ def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, 
     man = {**MANIFEST_DEFAULTS, **manifest}
     man["window_start"] = _iso_utc(man["window_start"])
     man["window_end"] = _iso_utc(man["window_end"])
-    man.setdefault("simulated", man["source"] == "sandbox")
+    # Sandbox data is always labelled simulated (DESIGN.md, rules that hold everywhere).
+    man["simulated"] = bool(manifest.get("simulated", False)) or man["source"] == "sandbox"
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
