@@ -117,6 +117,209 @@ report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances
                                         "missing_rates": missing_rates, "n_repeats": n_repeats}, snap)
 pd.Series(metrics).round(4).to_frame("value")"""),
     ],
+    # ------------------------------------------------------------------ 02
+    "02-evaluate-cost": [
+        ("md", "# Cost deviation: runtime x list price vs Cost Explorer\n\n"
+               "Calculated compute cost (CloudTrail runtime x on-demand list price) against what Cost "
+               "Explorer bills, per day and instance type: MAPE, bias, Bland-Altman limits, validation "
+               "factor, and a decomposition of the gap (compute vs EBS vs other) that explains it."),
+        ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
+                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7'),
+        ("code", COMMON_IMPORTS),
+        ("md", "## Load"),
+        ("code", 'TITLE = "Cost deviation"\n' + LOAD + """
+prices, costs = snap["prices"], snap["costs"]
+daily_costs = costs[(costs["granularity"] == "DAILY") & (costs["group_key"] == "USAGE_TYPE")]
+daily_costs = daily_costs[(daily_costs["period_start"] >= ws) & (daily_costs["period_start"] < we)]"""),
+        ("md", "## Compute"),
+        ("code", """\
+intervals, _ = calc.running_intervals(events, instances, ws, we)
+frac = calc.hourly_running_fraction(intervals, ws, we, ids)
+hourly_cost = calc.hourly_cost_usd(frac, instances, prices)
+billed_intervals = calc.interval_cost_usd(intervals, instances, prices)
+daily = calc.daily_compute_comparison(hourly_cost, instances, daily_costs)
+pairs = daily.dropna(subset=["calculated_usd", "billed_usd"])
+nonzero = pairs[pairs["billed_usd"] > 0]
+ba = calc.bland_altman(pairs["calculated_usd"], pairs["billed_usd"])
+stats = {
+    "mape_frac": calc.mape(nonzero["calculated_usd"], nonzero["billed_usd"]),
+    "mean_bias_usd": calc.mean_bias(pairs["calculated_usd"], pairs["billed_usd"]),
+    "validation_factor_ratio": calc.validation_factor(pairs["calculated_usd"], pairs["billed_usd"]),
+    "bland_altman_bias_usd": ba["bias"], "bland_altman_loa_low_usd": ba["loa_low"], "bland_altman_loa_high_usd": ba["loa_high"],
+    "pairs_count": ba["n"], "pairs_billed_zero_count": len(pairs) - len(nonzero),
+}
+pd.Series(stats).round(4).to_frame("value")"""),
+        ("md", "Where the gap comes from: usage categories, the Spot discount (list price is on-demand), "
+               "and the 60 s billing minimum per start."),
+        ("code", """\
+calculated_compute_usd = float(hourly_cost["cost_usd"].sum())
+gap = calc.gap_decomposition(daily_costs, calculated_compute_usd).set_index("category")
+lifecycle = instances.set_index("instance_id")["lifecycle"]
+calc_by_lifecycle = hourly_cost.groupby(hourly_cost["instance_id"].map(lifecycle))["cost_usd"].sum()
+billed_compute = daily_costs[calc.usage_category(daily_costs["usage_type"]) == "compute"]
+billed_by_lifecycle = billed_compute.groupby(np.where(billed_compute["usage_type"].str.contains("SpotUsage"), "spot", "on-demand"))["cost_usd"].sum()
+by_lifecycle = pd.DataFrame({"calculated_usd": calc_by_lifecycle, "billed_usd": billed_by_lifecycle}).fillna(0.0)
+by_lifecycle["gap_usd"] = by_lifecycle["billed_usd"] - by_lifecycle["calculated_usd"]
+billing_minimum_usd = float(billed_intervals["cost_usd"].sum()) - float(
+    (billed_intervals["duration_s"] / 3600 * billed_intervals["usd_per_hour"]).sum())
+display(gap.round(3))
+by_lifecycle.round(3)"""),
+        ("md", "## Plot"),
+        ("code", """\
+per_day = daily.groupby("day")[["calculated_usd", "billed_usd"]].sum(min_count=1)
+fig_ba = figures.fig_bland_altman(pairs["calculated_usd"], pairs["billed_usd"], ba, simulated=sim)
+fig_daily = figures.fig_cost_daily(per_day, simulated=sim)
+fig_gap = figures.fig_cost_gap(gap.drop(index="total").rename(columns={"gap_usd": "cost_usd"})[["cost_usd"]], simulated=sim)"""),
+        ("md", "## Save"),
+        ("code", """\
+figures.save(fig_ba, "cost_bland_altman", out_dir)
+figures.save(fig_daily, "cost_daily", out_dir)
+figures.save(fig_gap, "cost_gap_decomposition", out_dir)
+report.write_table(gap, "cost_gap_decomposition", out_dir)
+report.write_table(by_lifecycle, "cost_by_lifecycle", out_dir)
+report.write_table(daily.set_index(["day", "instance_type"]), "cost_daily_by_type", out_dir)
+metrics = dict(stats)
+metrics |= {f"gap_{c}_usd": v for c, v in gap["gap_usd"].items()}
+metrics |= {"calculated_compute_usd": calculated_compute_usd, "billed_total_usd": float(gap.loc["total", "billed_usd"]),
+            "billing_minimum_effect_usd": billing_minimum_usd,
+            "spot_gap_usd": float(by_lifecycle["gap_usd"].get("spot", 0.0)),
+            "on_demand_gap_usd": float(by_lifecycle["gap_usd"].get("on-demand", 0.0))}
+report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days}, snap)
+pd.Series(metrics).round(4).to_frame("value")"""),
+    ],
+    # ------------------------------------------------------------------ 03
+    "03-simulate-scenarios": [
+        ("md", "# CO2e and cost scenarios with uncertainty\n\n"
+               "Baseline, office hours (Mon-Fri 08-18 Europe/Berlin, German public holidays), "
+               "carbon-aware shifting of flexible jobs into the greenest window before their deadline, "
+               "rightsizing from CPU percentiles, and all combined. Cost [EUR] and CO2e [kg] with "
+               "5/50/95 % intervals from a Monte Carlo over the named priors of "
+               "`factors.UNCERTAINTY_PRIORS`; Sobol indices; hour-aligned vs annual-average footprint; "
+               "PUE 1.135 (CCF) vs 1.35 (2024 regional); embodied vs operational share; literature ranges."),
+        ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
+                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7\nn_draws = 500\nsobol_n = 256\n'
+                 'office_hours_roles = ["office_hours", "variable"]\nshift_window_h = 24\n'
+                 "rightsize_quantile = 0.95\nrightsize_target_util_frac = 0.6\n"
+                 'power_profile_source = "snapshot"  # snapshot (BoaviztAPI) or ccf'),
+        ("code", COMMON_IMPORTS),
+        ("md", "## Load"),
+        ("code", 'TITLE = "CO2e and cost scenarios"\n' + LOAD + """
+zone = snap.manifest.get("zone") or factors.REGION_ZONE[snap.manifest.get("region", "eu-central-1")]
+ih = snap["intensity_hourly"]
+intensity = ih[ih["zone"] == zone].set_index("hour")["intensity_g_per_kwh"].sort_index()
+intensity = intensity[(intensity.index >= ws) & (intensity.index < we)]
+profiles = snap["power_profiles"] if power_profile_source == "snapshot" else calc.ccf_power_profile(factors.INSTANCE_CATALOG)
+usd_per_hour = snap["prices"].drop_duplicates("instance_type").set_index("instance_type")["usd_per_hour"].to_dict()
+tags = scenarios.instance_tags(instances)"""),
+        ("md", "## Compute\n\n### Scenarios (fleet-hourly tables)"),
+        ("code", """\
+intervals, _ = calc.running_intervals(events, instances, ws, we)
+frac = calc.hourly_running_fraction(intervals, ws, we, ids)
+base = scenarios.fleet_hourly_table(frac, cpu_hourly, instances)
+office_ids = list(tags.index[tags["role"].isin(office_hours_roles)]) if "role" in tags else []
+have_curve = set(profiles["instance_type"]) & set(usd_per_hour)
+catalog = {t: v for t, v in factors.INSTANCE_CATALOG.items() if t in have_curve}
+plan_rs = scenarios.rightsizing_plan(base, rightsize_quantile, rightsize_target_util_frac, catalog)
+jobs = scenarios.flexible_jobs(base, instances, window_h=shift_window_h)
+office = scenarios.apply_office_hours(base, office_ids)
+shifted, plan_shift = scenarios.apply_carbon_aware_shift(base, jobs, intensity)
+rightsized = scenarios.apply_rightsizing(base, plan_rs)
+combined = scenarios.apply_rightsizing(base, plan_rs)
+combined = scenarios.apply_office_hours(combined, office_ids)
+combined, _ = scenarios.apply_carbon_aware_shift(combined, scenarios.flexible_jobs(combined, instances, shift_window_h), intensity)
+tables = {"baseline": base, "office_hours": office, "carbon_aware_shift": shifted, "rightsizing": rightsized, "combined": combined}
+display(Markdown(f"{len(office_ids)} instances on office hours; {len(jobs)} flexible jobs "
+                 f"({int((plan_shift['shift_h'] != 0).sum())} moved); "
+                 f"{int((plan_rs['new_type'] != plan_rs['instance_type']).sum())} instances rightsized."))
+plan_rs[plan_rs["new_type"] != plan_rs["instance_type"]]"""),
+        ("md", "### Monte Carlo (common random numbers across scenarios)"),
+        ("code", """\
+aggs = {k: uncertainty.fleet_aggregates(t, profiles, usd_per_hour, intensity) for k, t in tables.items()}
+mcs = {k: uncertainty.monte_carlo(a, n_draws, seed) for k, a in aggs.items()}
+summary = pd.DataFrame({k: mc.quantiles().stack() for k, mc in mcs.items()}).T
+summary.columns = [f"{o}_{q}" for o, q in summary.columns]
+savings = pd.DataFrame({k: uncertainty.savings_frac(mcs["baseline"], mc).stack() for k, mc in mcs.items() if k != "baseline"}).T
+savings.columns = [f"{o}_{q}" for o, q in savings.columns]
+gaps = pd.Series({k: a.running_h_without_cpu for k, a in aggs.items()}, name="running_h_without_cpu")
+display(summary[[c for c in summary.columns if c.startswith(("cost_eur", "co2_kg"))]].round(3))
+savings[[c for c in savings.columns if c.startswith(("cost_eur", "co2_kg"))]].round(3)"""),
+        ("md", "### Sobol indices (baseline)"),
+        ("code", """\
+sobol = uncertainty.sobol(aggs["baseline"], n=sobol_n, seed=seed)
+sobol.round(3)"""),
+        ("md", "### Accounting choices: hour-aligned vs annual average, PUE, embodied"),
+        ("code", """\
+annual = factors.GRID_INTENSITY_G_PER_KWH["DE_2024_consumption"]["value"]
+pue_ccf, pue_region = factors.PUE["ccf_aws"]["value"], factors.PUE["aws_eu_central_1_2024"]["value"]
+energy_h = aggs["baseline"].energy_kwh_hourly(pue=pue_region)
+hva = calc.hour_aligned_vs_average(energy_h, intensity, missing="skip", mean_intensity_g_per_kwh=annual)
+point = pd.DataFrame([{"pue": p, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": 1.0, "price_scale": 1.0,
+                       "eur_per_usd": factors.EUR_PER_USD["value"]} for p in (pue_ccf, pue_region)])
+by_pue = uncertainty.evaluate_draws(aggs["baseline"], point).set_index("pue")["co2_kg"]
+emb_g_per_h = profiles.drop_duplicates("instance_type").set_index("instance_type")["embodied_g_per_h"]
+embodied_kg = float((base["running_frac"] * base["instance_type"].map(emb_g_per_h)).sum(min_count=1)) / 1000
+operational_kg = float(summary.loc["baseline", "co2_kg_q50"])
+variants = pd.Series({
+    f"hour-aligned, PUE {pue_region}": hva["hour_aligned_co2_g"] / 1000,
+    f"annual average {annual:g} g/kWh, PUE {pue_region}": hva["average_factor_co2_g"] / 1000,
+    f"hour-aligned, PUE {pue_ccf} (CCF)": by_pue[pue_ccf],
+    f"hour-aligned, PUE {pue_region} (2024 regional)": by_pue[pue_region],
+    "embodied (time share)": embodied_kg,
+})
+variants.round(3).to_frame("co2_kg")"""),
+        ("md", "### Calibration on the sandbox (scoring only: reads the hidden truth)"),
+        ("code", """\
+truth = {}
+if sim:
+    tf = snap["truth_factors"].set_index("name")["value"]
+    truth = {"truth_co2_kg": float(snap["truth_hourly"]["co2_g"].sum()) / 1000,
+             "truth_cost_eur": float(snap["truth_billing"]["cost_usd"].sum()) * float(tf["eur_per_usd"])}
+    q = summary.loc["baseline"]
+    truth |= {"truth_co2_in_90pct_interval_count": int(q["co2_kg_q05"] <= truth["truth_co2_kg"] <= q["co2_kg_q95"]),
+              "truth_cost_in_90pct_interval_count": int(q["cost_eur_q05"] <= truth["truth_cost_eur"] <= q["cost_eur_q95"])}
+pd.Series(truth, dtype=float).round(3).to_frame("value")"""),
+        ("md", "## Plot"),
+        ("code", """\
+band = uncertainty.hourly_co2_quantiles(aggs["baseline"], mcs["baseline"].draws)
+fig_int = figures.fig_scenario_intervals(summary, simulated=sim)
+fig_sav = figures.fig_scenario_savings(savings, factors.LITERATURE_SAVINGS_FRAC, simulated=sim)
+fig_sob = figures.fig_sobol(sobol, simulated=sim)
+fig_band = figures.fig_hourly_band(band, intensity, simulated=sim)
+fig_var = figures.fig_footprint_variants(variants, simulated=sim)"""),
+        ("md", "## Save"),
+        ("code", """\
+for fig, name in [(fig_int, "scenario_intervals"), (fig_sav, "scenario_savings"), (fig_sob, "sobol_indices"),
+                  (fig_band, "hourly_co2_band"), (fig_var, "footprint_variants")]:
+    figures.save(fig, name, out_dir)
+report.write_table(summary, "scenario_summary", out_dir)
+report.write_table(savings, "scenario_savings", out_dir)
+report.write_table(sobol, "sobol_indices", out_dir)
+report.write_table(variants.to_frame("co2_kg"), "footprint_variants", out_dir)
+report.write_table(plan_rs, "rightsizing_plan", out_dir)
+metrics = {}
+for k in summary.index:
+    for c in ("cost_eur", "co2_kg", "energy_kwh"):
+        metrics |= {f"{k}_{c.rsplit('_', 1)[0]}_{q}_{c.rsplit('_', 1)[1]}": summary.loc[k, f"{c}_{q}"] for q in ("q05", "q50", "q95")}
+for k in savings.index:
+    for c in ("cost_eur", "co2_kg"):
+        metrics |= {f"{k}_saving_{c.rsplit('_', 1)[0]}_{q}_frac": savings.loc[k, f"{c}_{q}"] for q in ("q05", "q50", "q95")}
+metrics |= {f"sobol_total_co2_{f}_frac": v for f, v in sobol["co2_kg_total"].items()}
+metrics |= {"hour_aligned_co2_kg": hva["hour_aligned_co2_g"] / 1000, "annual_average_co2_kg": hva["average_factor_co2_g"] / 1000,
+            "hour_aligned_vs_annual_frac": hva["relative_difference_frac"],
+            "co2_pue_ccf_kg": by_pue[pue_ccf], "co2_pue_region_kg": by_pue[pue_region],
+            "embodied_co2_kg": embodied_kg, "embodied_share_frac": embodied_kg / (embodied_kg + operational_kg),
+            "running_h_without_cpu_h": float(gaps["baseline"]),
+            "energy_without_intensity_kwh": aggs["baseline"].energy_without_intensity_kwh,
+            "office_hours_instances_count": len(office_ids), "flexible_jobs_count": len(jobs),
+            "rightsized_instances_count": int((plan_rs["new_type"] != plan_rs["instance_type"]).sum())}
+metrics |= truth
+report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days, "n_draws": n_draws,
+                                        "sobol_n": sobol_n, "office_hours_roles": office_hours_roles,
+                                        "shift_window_h": shift_window_h, "rightsize_quantile": rightsize_quantile,
+                                        "rightsize_target_util_frac": rightsize_target_util_frac,
+                                        "power_profile_source": power_profile_source}, snap)
+pd.Series(metrics).round(4).to_frame("value").head(20)"""),
+    ],
 }
 
 

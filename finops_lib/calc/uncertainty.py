@@ -120,10 +120,10 @@ class FleetAggregates:
 
     def energy_kwh_hourly(self, pue: float = 1.0, cpu_scale: float = 1.0) -> pd.Series:
         """Fleet energy per hour at one cpu_scale grid point (exact grid value). [kWh]"""
-        k = np.flatnonzero(np.isclose(self.cpu_scale_grid, cpu_scale))
-        if len(k) != 1:
+        k = int(np.argmin(np.abs(self.cpu_scale_grid - cpu_scale)))
+        if not np.isclose(self.cpu_scale_grid[k], cpu_scale, rtol=1e-12, atol=0):
             raise ValueError(f"cpu_scale {cpu_scale} is not a grid point")
-        return pd.Series(self.it_power_w[k[0]] * pue / WH_PER_KWH, index=self.hours, name="energy_kwh")
+        return pd.Series(self.it_power_w[k] * pue / WH_PER_KWH, index=self.hours, name="energy_kwh")
 
     def __post_init__(self):
         # Power in hours that have an intensity: the CO2 path uses only these.
@@ -135,7 +135,9 @@ def cpu_scale_grid(n_points: int = 33, priors: Mapping = factors.UNCERTAINTY_PRI
     """Grid of cpu_scale values covering the prior up to 1e-9 in each tail. [-]"""
     d = prior_distributions({"cpu_scale": priors["cpu_scale"]})["cpu_scale"]
     lo, hi = d.ppf(_GRID_TAIL_P), d.ppf(1 - _GRID_TAIL_P)
-    return np.unique(np.r_[np.geomspace(lo, hi, n_points), 1.0])
+    grid = np.geomspace(lo, hi, n_points)
+    grid[np.argmin(np.abs(np.log(grid)))] = 1.0  # the reported CPU itself is always a grid point
+    return grid
 
 
 def fleet_aggregates(
