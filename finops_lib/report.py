@@ -96,6 +96,8 @@ def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None)
         "snapshot_id": getattr(snapshot, "snapshot_id", None),
         "snapshot_source": (snapshot.manifest.get("source") if snapshot is not None else None),
         "is_simulated": (bool(snapshot.is_simulated) if snapshot is not None else None),
+        # the world actually read (sandbox); notebook defaults like n_instances only apply without a snapshot_dir
+        "world_config": (snapshot.manifest.get("world_config") if snapshot is not None else None),
         "git_commit": git_commit(),
     }
     return atomic_write_text(Path(out_dir) / "metrics.json", json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")

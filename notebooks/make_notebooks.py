@@ -320,6 +320,78 @@ report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances
                                         "power_profile_source": power_profile_source}, snap)
 pd.Series(metrics).round(4).to_frame("value").head(20)"""),
     ],
+    # ------------------------------------------------------------------ 04
+    "04-report-fleet": [
+        ("md", "# Fleet report: cost and CO2e on one time axis\n\n"
+               "Totals, per-instance table, hourly cost and carbon over the last 48 h, grid status, "
+               "data coverage and time-alignment coverage, validation factor."),
+        ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
+                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7\nlast_h = 48\n'
+                 'pue_name = "aws_eu_central_1_2024"'),
+        ("code", COMMON_IMPORTS),
+        ("md", "## Load"),
+        ("code", 'TITLE = "Fleet report"\n' + LOAD + """
+zone = snap.manifest.get("zone") or factors.REGION_ZONE[snap.manifest.get("region", "eu-central-1")]
+ih = snap["intensity_hourly"]
+intensity = ih[ih["zone"] == zone].set_index("hour")["intensity_g_per_kwh"].sort_index()
+intensity = intensity[(intensity.index >= ws) & (intensity.index < we)]
+usd_per_hour = snap["prices"].drop_duplicates("instance_type").set_index("instance_type")["usd_per_hour"].to_dict()
+pue = factors.PUE[pue_name]["value"]
+eur_per_usd = factors.EUR_PER_USD["value"]
+tags = scenarios.instance_tags(instances)"""),
+        ("md", "## Compute"),
+        ("code", """\
+intervals, diagnostics = calc.running_intervals(events, instances, ws, we)
+frac = calc.hourly_running_fraction(intervals, ws, we, ids)
+fleet = scenarios.fleet_hourly_table(frac, cpu_hourly, instances)
+fp = scenarios.instance_hour_footprint(fleet, snap["power_profiles"], usd_per_hour, intensity, pue)
+fp["cost_eur"] = calc.usd_to_eur(fp["cost_usd"], eur_per_usd)
+per_instance = fp.groupby("instance_id").agg(
+    instance_type=("instance_type", "first"), running_h=("running_frac", "sum"), cost_eur=("cost_eur", "sum"),
+    energy_kwh=("energy_kwh", lambda s: s.sum(min_count=1)), co2_kg=("co2_g", lambda s: s.sum(min_count=1) / 1000),
+    cpu_mean_frac=("cpu_util_frac", "mean"))
+per_instance["role"] = tags["role"] if "role" in tags else pd.NA
+per_instance["co2_g_per_eur"] = per_instance["co2_kg"] * 1000 / per_instance["cost_eur"]
+hourly = fp.groupby("hour").agg(cost_eur=("cost_eur", "sum"), co2_kg=("co2_g", lambda s: s.sum() / 1000))
+recent = hourly[hourly.index >= we - pd.Timedelta(hours=last_h)]
+daily_costs = snap["costs"][(snap["costs"]["granularity"] == "DAILY") & (snap["costs"]["group_key"] == "USAGE_TYPE")]
+daily_costs = daily_costs[(daily_costs["period_start"] >= ws) & (daily_costs["period_start"] < we)]
+daily = calc.daily_compute_comparison(calc.hourly_cost_usd(frac, instances, snap["prices"]), instances, daily_costs)
+pairs = daily.dropna(subset=["calculated_usd", "billed_usd"])
+cost_hours = fp.loc[fp["running_frac"] > 0, "hour"].unique()
+totals = {
+    "cost_eur": float(fp["cost_eur"].sum()), "energy_kwh": float(fp["energy_kwh"].sum()), "co2_kg": float(fp["co2_g"].sum()) / 1000,
+    "running_h": float(fp["running_frac"].sum()),
+    "running_h_without_cpu_h": float(fp.loc[(fp["running_frac"] > 0) & fp["cpu_util_frac"].isna(), "running_frac"].sum()),
+    "validation_factor_ratio": calc.validation_factor(pairs["calculated_usd"], pairs["billed_usd"]),
+    "time_alignment_coverage_frac": calc.time_alignment_coverage(cost_hours, intensity.dropna().index, ws, we),
+    "cpu_data_coverage_frac": calc.data_coverage(cpu_hourly, "hour", ws, we, key_col="instance_id"),
+    "intensity_data_coverage_frac": calc.data_coverage(ih[ih["zone"] == zone], "hour", ws, we),
+    "grid_latest_g_per_kwh": float(intensity.iloc[-1]), "grid_mean_last_g_per_kwh": float(intensity.iloc[-last_h:].mean()),
+    "grid_min_last_g_per_kwh": float(intensity.iloc[-last_h:].min()), "grid_max_last_g_per_kwh": float(intensity.iloc[-last_h:].max()),
+    "instances_count": len(instances),
+}
+display(Markdown(f"**Totals** over {ws:%Y-%m-%d} -- {we:%Y-%m-%d}: {totals['cost_eur']:.2f} EUR, "
+                 f"{totals['energy_kwh']:.2f} kWh (PUE {pue}), {totals['co2_kg']:.2f} kg CO2e (hour-aligned); "
+                 f"validation factor (Cost Explorer / calculated) {totals['validation_factor_ratio']:.3f}; "
+                 f"time-alignment coverage {totals['time_alignment_coverage_frac']:.1%}."))
+display(Markdown(f"**Grid status** ({zone}): latest {totals['grid_latest_g_per_kwh']:.0f} g/kWh; last {last_h} h "
+                 f"mean {totals['grid_mean_last_g_per_kwh']:.0f}, range {totals['grid_min_last_g_per_kwh']:.0f}--"
+                 f"{totals['grid_max_last_g_per_kwh']:.0f} g/kWh."))
+per_instance.sort_values("cost_eur", ascending=False).round(3)"""),
+        ("md", "## Plot"),
+        ("code", "fig_hourly = figures.fig_fleet_hourly(recent, simulated=sim)"),
+        ("md", "## Save"),
+        ("code", """\
+figures.save(fig_hourly, "fleet_hourly_last_48h", out_dir)
+report.write_table(per_instance, "fleet_per_instance", out_dir)
+report.write_table(hourly, "fleet_hourly", out_dir)
+metrics = {f"total_{k}" if not k.startswith(("grid", "instances", "validation", "time_", "cpu_", "intensity_", "running_h_without")) else k: v
+           for k, v in totals.items()}
+report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days, "last_h": last_h,
+                                        "pue_name": pue_name}, snap)
+pd.Series(metrics).round(4).to_frame("value")"""),
+    ],
 }
 
 
