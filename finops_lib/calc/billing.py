@@ -21,7 +21,7 @@ from finops_lib.constants import S_PER_H
 from finops_lib.factors import BILLING_MINIMUM_S
 
 #: Start evidences that mark a real start inside the window (the minimum applies).
-_REAL_STARTS = ("event", "launch_time")
+_REAL_STARTS = ("event", "launch_time", "cloudwatch")
 
 
 class MissingPriceError(KeyError):
@@ -132,7 +132,7 @@ def interval_cost_usd(intervals: pd.DataFrame, instances: pd.DataFrame, prices: 
     Notes
     -----
     The minimum applies per start: to intervals whose ``start_evidence`` is
-    "event" or "launch_time". An interval clipped at the window start
+    "event", "launch_time" or "cloudwatch". An interval clipped at the window start
     ("before_window", "current_state") is the tail of a period started
     earlier and is billed by the second. Without ``start_evidence`` every
     interval is treated as a start.

@@ -63,7 +63,10 @@ DIAGNOSTIC_COLUMNS = (
     "events_before_window",
     "events_after_window",
     "current_state_mismatch",
+    "cloudwatch_adjusted",
 )
+#: CloudWatch basic monitoring: one CPUUtilization datapoint per 5 min (EC2 user guide).
+SAMPLES_PER_HOUR_BASIC = 12
 REJECTED_COLUMNS = ("event_id", "event_name", "reason")
 
 
@@ -279,6 +282,9 @@ def running_intervals(
     instances: pd.DataFrame,
     window_start: Any,
     window_end: Any,
+    *,
+    cpu_hourly: pd.DataFrame | None = None,
+    samples_per_hour: int = SAMPLES_PER_HOUR_BASIC,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     r"""
     Reconstruct running intervals in ``[window_start, window_end)``.
@@ -292,20 +298,28 @@ def running_intervals(
         collection time, ...). May be empty.
     window_start, window_end : datetime-like
         The window [UTC]; naive times are taken as UTC.
+    cpu_hourly : pandas.DataFrame, optional
+        ``cpu_hourly`` table. When given, CloudWatch datapoint presence
+        locates stops that CloudTrail does not record (see Notes). Default:
+        events and the window edges only.
+    samples_per_hour : int, default 12
+        Datapoints in a complete hour (12: basic 5-minute monitoring; 60:
+        detailed monitoring). [1/h]
 
     Returns
     -------
     intervals : pandas.DataFrame
         ``instance_id``, ``start``, ``end`` (UTC, clipped to the window),
         ``start_evidence`` ("event", "before_window", "launch_time",
-        "current_state") and ``end_evidence`` ("event", "window_end").
+        "current_state", "cloudwatch") and ``end_evidence`` ("event",
+        "window_end", "cloudwatch").
     diagnostics : pandas.DataFrame
         One row per instance (from either table), integer counts:
         ``running_before_window``, ``duplicate_records``,
         ``out_of_order_records``, ``stop_without_start``,
         ``start_without_stop``, ``redundant_records``, ``terminated``,
         ``events_before_window``, ``events_after_window``,
-        ``current_state_mismatch``.
+        ``current_state_mismatch``, ``cloudwatch_adjusted``.
 
     Notes
     -----
@@ -341,6 +355,30 @@ def running_intervals(
     open at the end is closed at ``window_end``. ``current_state_mismatch``
     counts an instance whose last known state differs from the current state
     while no later event explains it.
+
+    *With* ``cpu_hourly`` (opt-in; each use counted in ``cloudwatch_adjusted``),
+    an instance stopped by the OS (``Client.InstanceInitiatedShutdown``) or
+    whose stop record is missing or late leaves a trail of hours without
+    datapoints. A datapoint is a row with non-NaN ``cpu_util_frac`` and
+    ``sample_count`` > 0; the running part of an hour is estimated as
+    ``sample_count / samples_per_hour`` of it (a whole hour when the count is
+    NaN).
+
+    - a ``start_without_stop``: if the hours just before the second start
+      have no datapoints, the first interval ends after the last datapoint
+      hour before that trailing gap (end evidence "cloudwatch");
+    - a ``stop_without_start`` (a stop with ``previous_state`` running while
+      no interval is open): the interval starts where the run of datapoint
+      hours that ends at the stop begins (start evidence "cloudwatch");
+    - a ``current_state_mismatch`` (running at the end by the events, not
+      running now, no later event): the same, against the window end;
+    - no events at all and not running now: running from the first to the
+      last datapoint of the window (evidence "cloudwatch"; from the window
+      start, counted in ``running_before_window``, when the first hour has
+      data).
+
+    Isolated CloudWatch gaps inside a period do not split it; when no
+    datapoint precedes the trailing gap nothing is changed.
     """
     ws, we = _window(window_start, window_end)
     ev = state_events.copy()
@@ -357,6 +395,7 @@ def running_intervals(
     if unknown:
         raise ValueError(f"state_events has unknown event names {sorted(unknown)}")
 
+    presence = _presence(cpu_hourly, ws, we, samples_per_hour) if cpu_hourly is not None else {}
     intervals: list[dict[str, Any]] = []
     diags: list[dict[str, Any]] = []
     groups = dict(tuple(ev.groupby("instance_id", sort=False)))
@@ -388,7 +427,17 @@ def running_intervals(
             if state == "terminated":
                 d["terminated"] = 1
 
+        pres = presence.get(iid)
         running, start, start_ev = _initial_state(before, g[g["event_time"] >= ws], launch, state, ws, we, d)
+        if pres is not None and not len(g) and not running and state not in (None, *RUNNING_STATES) and len(pres):
+            first, last = pres.index[0], pres.index[-1]
+            start = ws if first <= ws else first + pd.Timedelta(seconds=S_PER_H - pres.iloc[0])
+            if start <= ws:
+                d["running_before_window"] = 1
+            intervals.append(_iv(iid, start, min(we, last + pd.Timedelta(seconds=pres.iloc[-1])),
+                                 "before_window" if start <= ws else "cloudwatch", "cloudwatch"))
+            d["cloudwatch_adjusted"] += 1
+        last_end = ws  # end of the last interval (for locating a missing start)
         for rec in inside.itertuples(index=False):
             t, name, prev = rec.event_time, rec.event_name, rec.previous_state
             prev = None if pd.isna(prev) else str(prev)
@@ -399,18 +448,32 @@ def running_intervals(
                     d["redundant_records"] += 1
                 else:
                     d["start_without_stop"] += 1
+                    end = _trailing_end(pres, start, t)
+                    if end is not None:
+                        intervals.append(_iv(iid, start, end, start_ev, "cloudwatch"))
+                        last_end = end
+                        start, start_ev = t, "event"
+                        d["cloudwatch_adjusted"] += 1
             else:
                 if running:
                     intervals.append(_iv(iid, start, t, start_ev, "event"))
-                    running = False
+                    running, last_end = False, t
                 elif prev is not None and prev not in RUNNING_STATES:
                     d["redundant_records"] += 1
                 else:
                     d["stop_without_start"] += 1
-        if running:
-            intervals.append(_iv(iid, start, we, start_ev, "window_end"))
+                    begin = _leading_start(pres, last_end, t)
+                    if begin is not None:
+                        intervals.append(_iv(iid, begin, t, "cloudwatch", "event"))
+                        d["cloudwatch_adjusted"] += 1
         if state is not None and len(after) == 0 and len(g):
             d["current_state_mismatch"] = int(running != (state in RUNNING_STATES))
+        if running:
+            end = _trailing_end(pres, start, we) if d["current_state_mismatch"] else None
+            if end is not None:
+                d["cloudwatch_adjusted"] += 1
+            intervals.append(_iv(iid, start, we if end is None else end, start_ev,
+                                 "window_end" if end is None else "cloudwatch"))
         diags.append({"instance_id": iid, **d})
 
     iv = pd.DataFrame(intervals, columns=list(INTERVAL_COLUMNS))
@@ -419,6 +482,56 @@ def running_intervals(
     dg = pd.DataFrame(diags, columns=["instance_id", *DIAGNOSTIC_COLUMNS])
     dg = dg.astype({"instance_id": "string", **dict.fromkeys(DIAGNOSTIC_COLUMNS, "int64")})
     return iv, dg
+
+
+def _presence(cpu_hourly: pd.DataFrame, ws, we, samples_per_hour: int) -> dict[str, pd.Series]:
+    """instance_id -> Series (hour -> estimated running seconds in it) for hours with a datapoint."""
+    if samples_per_hour <= 0:
+        raise ValueError(f"samples_per_hour must be > 0, got {samples_per_hour!r}")
+    ok = cpu_hourly["cpu_util_frac"].notna()
+    if "sample_count" in cpu_hourly:
+        ok &= ~(cpu_hourly["sample_count"] <= 0).fillna(False).astype(bool)
+    cw = cpu_hourly[ok.to_numpy()]
+    hour = pd.to_datetime(cw["hour"], utc=True).dt.floor("h").astype(schema.UTC_TS)
+    inside = ((hour >= ws.floor("h")) & (hour < we)).to_numpy()
+    if "sample_count" in cw:
+        frac = (cw["sample_count"].astype("float64") / samples_per_hour).clip(upper=1.0).fillna(1.0)
+    else:
+        frac = pd.Series(1.0, index=cw.index)
+    secs = pd.Series((frac * S_PER_H).to_numpy()[inside], index=pd.DatetimeIndex(hour[inside]))
+    out = {}
+    for iid, s in secs.groupby(cw["instance_id"].to_numpy()[inside]):
+        out[iid] = s.groupby(level=0).max().sort_index()
+    return out
+
+
+def _trailing_end(pres: pd.Series | None, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Timestamp | None:
+    """End of running before a trailing datapoint gap ending at ``hi``; None if no such gap."""
+    if pres is None:
+        return None
+    hi_hour = hi.floor("h")  # data in the hour of ``hi`` may belong to what starts at ``hi``
+    hours = pres[(pres.index >= lo.floor("h")) & (pres.index < hi_hour)]
+    if hours.empty:
+        return None
+    last = hours.index[-1]
+    if last >= hi_hour - pd.Timedelta(hours=1):
+        return None  # data in the last whole hour before ``hi``: no trailing gap
+    return max(lo, last + pd.Timedelta(seconds=float(hours.iloc[-1])))
+
+
+def _leading_start(pres: pd.Series | None, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Timestamp | None:
+    """Start of the datapoint run that ends at a stop at ``hi`` (not before ``lo``); None if no run."""
+    if pres is None or not len(pres):
+        return None
+    one_h = pd.Timedelta(hours=1)
+    h = hi.floor("h")
+    if h not in pres.index:
+        h -= one_h  # stopped early in its hour
+        if h not in pres.index or h < lo.floor("h"):
+            return None
+    while h - one_h in pres.index and h - one_h > lo.floor("h"):
+        h -= one_h
+    return min(hi, max(lo, h + pd.Timedelta(seconds=S_PER_H - float(pres[h]))))
 
 
 def _initial_state(before, from_ws, launch, state, ws, we, d) -> tuple[bool, Any, Any]:

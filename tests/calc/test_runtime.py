@@ -479,3 +479,71 @@ def test_duplicate_is_not_also_counted_out_of_order():
     start = ct.start("i-a", "2026-11-01T08:00:00Z", event_id="dup-1")
     iv, dg = intervals_for([start, ct.stop("i-a", "2026-11-01T09:00:00Z"), start])
     assert (dg.iloc[0]["duplicate_records"], dg.iloc[0]["out_of_order_records"]) == (1, 0)
+
+
+# --------------------------------------------------------------------------- #
+# running_intervals with CloudWatch presence (opt-in)
+# --------------------------------------------------------------------------- #
+def cpu_rows(iid: str, hours: dict[str, float]) -> pd.DataFrame:
+    """hours: 'HH' of 2026-11-01 -> sample_count (12 = whole hour)."""
+    return pd.DataFrame({"instance_id": iid,
+                         "hour": pd.to_datetime([f"2026-11-01T{h}:00:00Z" for h in hours], utc=True),
+                         "cpu_util_frac": 0.3, "cpu_util_max_frac": 0.5,
+                         "sample_count": list(hours.values())})
+
+
+def test_cloudwatch_locates_unrecorded_os_shutdown_between_two_starts():
+    # started 08:00, OS shutdown at 10:30 (no record), started again 14:00, stopped 15:00
+    recs = [ct.start("i-a", "2026-11-01T08:00:00Z"), ct.start("i-a", "2026-11-01T14:00:00Z"),
+            ct.stop("i-a", "2026-11-01T15:00:00Z")]
+    events, _ = parse_cloudtrail_events(recs)
+    cpu = cpu_rows("i-a", {"08": 12, "09": 12, "10": 6, "14": 12})
+    iv, dg = running_intervals(events, instances([]), WS, WE, cpu_hourly=cpu)
+    assert list(iv["end"]) == [ts("2026-11-01T10:30:00Z"), ts("2026-11-01T15:00:00Z")]
+    assert list(iv["end_evidence"]) == ["cloudwatch", "event"]
+    assert (dg.iloc[0]["start_without_stop"], dg.iloc[0]["cloudwatch_adjusted"]) == (1, 1)
+    # without CloudWatch the first interval stays open until the second stop: 7 h
+    iv0, _ = running_intervals(events, instances([]), WS, WE)
+    assert hours_of(iv0, "i-a") == 7.0 and hours_of(iv, "i-a") == 3.5
+
+
+def test_cloudwatch_ends_interval_when_stop_record_is_missing():
+    # started 20:00, stopped ~21:15 by the OS; DescribeInstances says stopped
+    events, _ = parse_cloudtrail_events([ct.start("i-a", "2026-11-01T20:00:00Z")])
+    cpu = cpu_rows("i-a", {"20": 12, "21": 3})
+    iv, dg = running_intervals(events, instances([("i-a", "2026-11-01T20:00:00Z", "stopped")]), WS, WE,
+                               cpu_hourly=cpu)
+    assert iv["end"].iloc[0] == ts("2026-11-01T21:15:00Z")
+    assert dg.iloc[0]["current_state_mismatch"] == 1 and dg.iloc[0]["cloudwatch_adjusted"] == 1
+
+
+def test_cloudwatch_isolated_gap_does_not_split_a_run():
+    # running all day (still running), one hour without datapoints at 05:00
+    cpu = cpu_rows("i-a", {f"{h:02d}": 12 for h in range(24) if h != 5})
+    iv, dg = running_intervals(schema.empty_table("state_events"),
+                               instances([("i-a", "2026-10-01T00:00:00Z", "running")]), WS, WE, cpu_hourly=cpu)
+    assert hours_of(iv, "i-a") == 24.0 and dg.iloc[0]["cloudwatch_adjusted"] == 0
+
+
+def test_cloudwatch_no_events_stopped_now_but_ran_in_window():
+    # ran from before the window until an OS shutdown at 06:20; no record at all
+    cpu = cpu_rows("i-a", {f"{h:02d}": 12 for h in range(6)} | {"06": 4})
+    inst = instances([("i-a", "2026-10-01T00:00:00Z", "stopped")])
+    iv, dg = running_intervals(schema.empty_table("state_events"), inst, WS, WE, cpu_hourly=cpu)
+    assert (iv["start"].iloc[0], iv["end"].iloc[0]) == (WS, ts("2026-11-01T06:20:00Z"))
+    assert list(iv[["start_evidence", "end_evidence"]].iloc[0]) == ["before_window", "cloudwatch"]
+    assert dg.iloc[0]["running_before_window"] == 1
+    iv0, _ = running_intervals(schema.empty_table("state_events"), inst, WS, WE)
+    assert iv0.empty  # events and state alone cannot see it
+
+
+def test_cloudwatch_locates_missing_start_record():
+    # start at ~09:45 not recorded; stop at 12:00 recorded after an earlier 06:00-07:00 run
+    recs = [ct.start("i-a", "2026-11-01T06:00:00Z"), ct.stop("i-a", "2026-11-01T07:00:00Z"),
+            ct.stop("i-a", "2026-11-01T12:00:00Z")]
+    events, _ = parse_cloudtrail_events(recs)
+    cpu = cpu_rows("i-a", {"06": 12, "09": 3, "10": 12, "11": 12})
+    iv, dg = running_intervals(events, instances([]), WS, WE, cpu_hourly=cpu)
+    assert list(iv["start"]) == [ts("2026-11-01T06:00:00Z"), ts("2026-11-01T09:45:00Z")]
+    assert iv["start_evidence"].iloc[1] == "cloudwatch"
+    assert (dg.iloc[0]["stop_without_start"], dg.iloc[0]["cloudwatch_adjusted"]) == (1, 1)
