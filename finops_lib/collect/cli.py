@@ -38,6 +38,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the response cache")
     p.add_argument("--overwrite", action="store_true", help="replace an existing different snapshot at --out")
     p.add_argument("--seed", type=int, help="sandbox world seed")
+    p.add_argument("--instances", type=int, help="sandbox fleet size (default: the world's)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
     return p
@@ -81,8 +82,11 @@ def _collect_sandbox(args) -> Path:
     from finops_lib import sandbox
 
     fn = sandbox.collect_sandbox_snapshot
-    options = {"days": args.days, "region": args.region, "seed": args.seed, "with_resources": args.with_resources,
-               "progress": not args.no_progress, "overwrite": args.overwrite,
+    options = {"days": args.days, "region": args.region, "seed": args.seed, "n_instances": args.instances,
+               "with_resources": True if args.with_resources else None,
+               "intensity_source": args.intensity_source if args.intensity_source in ("electricitymaps", "watttime")
+               else None,
+               "progress": not args.no_progress, "overwrite": args.overwrite or None,
                "cache_dir": None if args.no_cache else args.cache_dir}
     accepted = inspect.signature(fn).parameters
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
