@@ -343,7 +343,8 @@ class _CostExplorer:
             raise err("ValidationException", "GetCostAndUsageWithResources needs a Filter (e.g. on SERVICE)")
         freq = {"DAILY": "D", "HOURLY": "h", "MONTHLY": "MS"}[gran]
         periods = pd.date_range(start, end, freq=freq, inclusive="left") if gran != "MONTHLY" else \
-            pd.date_range(start.to_period("M").to_timestamp().tz_localize("UTC"), end, freq="MS", inclusive="left")  # fmt: skip
+            pd.date_range(start.tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC"), end, freq="MS",
+                      inclusive="left")  # fmt: skip
         mask = self._mask(body.get("Filter"), err)
         hour = self.lines["hour"]
         mask &= ((hour >= start) & (hour < end)).to_numpy()
@@ -452,34 +453,37 @@ def _seed_ec2(world: World, endpoint: str) -> None:
     region = world.config.region
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
     image = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"])[0]
-    ids = iter(world.instances["instance_id"])
+    inst = world.instances
+    # one RunInstances per (type, AZ, lifecycle, volume size), with the world's ids in order
+    keys = ["instance_type", "az", "lifecycle", "volume_gb"]
+    groups = list(inst.groupby(keys, sort=True))
+    ids = iter([iid for _, g in groups for iid in g["instance_id"]])
     orig = moto_instances.random_instance_id
-    moto_instances.random_instance_id = lambda: next(ids)  # the world's ids, in order
+    moto_instances.random_instance_id = lambda: next(ids)
     try:
-        for row in world.instances.itertuples():
+        for (itype, az, lifecycle, volume_gb), g in groups:
             kw = {}
-            if row.lifecycle == "spot":
+            if lifecycle == "spot":
                 kw["InstanceMarketOptions"] = {"MarketType": "spot",
                                                "SpotOptions": {"SpotInstanceType": "one-time"}}  # fmt: skip
             ec2.run_instances(
-                ImageId=image, InstanceType=row.instance_type, MinCount=1, MaxCount=1,
-                Placement={"AvailabilityZone": row.az},
+                ImageId=image, InstanceType=itype, MinCount=len(g), MaxCount=len(g),
+                Placement={"AvailabilityZone": az},
                 BlockDeviceMappings=[{"DeviceName": "/dev/xvda",
-                                      "Ebs": {"VolumeSize": int(row.volume_gb), "VolumeType": "gp3"}}],
-                TagSpecifications=[{"ResourceType": "instance",
-                                    "Tags": [{"Key": k, "Value": v} for k, v in sorted(row.tags.items())]}],
+                                      "Ebs": {"VolumeSize": int(volume_gb), "VolumeType": "gp3"}}],
                 **kw,
             )  # fmt: skip
     finally:
         moto_instances.random_instance_id = orig
-    inst = world.instances
+    backend = ec2_backends[ACCOUNT_ID][region]
+    for row in inst.itertuples():  # per-instance tags, in-process (one CreateTags call each is slow)
+        backend.create_tags([row.instance_id], dict(sorted(row.tags.items())))
     stop = inst.loc[inst["final_state"].eq("stopped"), "instance_id"].tolist()
     term = inst.loc[inst["final_state"].eq("terminated"), "instance_id"].tolist()
     for k in range(0, len(stop), 500):
         ec2.stop_instances(InstanceIds=stop[k:k + 500])
     for k in range(0, len(term), 500):
         ec2.terminate_instances(InstanceIds=term[k:k + 500])
-    backend = ec2_backends[ACCOUNT_ID][region]
     for row in inst.itertuples():
         obj = backend.get_instance(row.instance_id)
         obj.launch_time = row.launch_time.to_pydatetime().replace(tzinfo=None)  # moto keeps naive UTC
@@ -744,6 +748,7 @@ def serve(world: World, *, boavizta: bool = True, throttle_cloudtrail: bool = Fa
     """
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log is noise here
     with contextlib.ExitStack() as stack:
         boavizta_url = None
         if boavizta:
