@@ -6,6 +6,8 @@ Models (``POWER_MODELS``):
     Cloud Carbon Footprint [1]_: P = vCPU · (W_min + u · (W_max − W_min)) +
     memory_GiB · 0.392 W/GiB, with W_min/W_max per vCPU by microarchitecture
     (``factors.CCF_W_PER_VCPU``, architecture from ``factors.INSTANCE_CATALOG``).
+    The CCF worked example (m5.large, 10 % CPU -> 2.02 W) counts the CPU
+    only: pass ``include_memory=False`` to reproduce it.
 ``boavizta``
     A power curve given as load points (a ``power_profiles`` table, e.g. read
     from a local BoaviztAPI [2]_), interpolated piecewise-linearly. Without a
