@@ -45,7 +45,7 @@ NOTEBOOKS = {
                "(sandbox: simulated truth; real account: billed usage hours), next to the baseline "
                "estimators, per failure case, and how does the error grow with missing records?"),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
-                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7\n'
+                 'out_dir = "../results/_interactive/01-evaluate-runtime"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\n'
                  "missing_rates = [0.0, 0.1, 0.2, 0.4]\nn_repeats = 3"),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
@@ -124,7 +124,7 @@ pd.Series(metrics).round(4).to_frame("value")"""),
                "Explorer bills, per day and instance type: MAPE, bias, Bland-Altman limits, validation "
                "factor, and a decomposition of the gap (compute vs EBS vs other) that explains it."),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
-                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7'),
+                 'out_dir = "../results/_interactive/02-evaluate-cost"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7'),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "Cost deviation"\n' + LOAD + """
@@ -197,7 +197,7 @@ pd.Series(metrics).round(4).to_frame("value")"""),
                "`factors.UNCERTAINTY_PRIORS`; Sobol indices; hour-aligned vs annual-average footprint; "
                "PUE 1.135 (CCF) vs 1.35 (2024 regional); embodied vs operational share; literature ranges."),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
-                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7\nn_draws = 500\nsobol_n = 256\n'
+                 'out_dir = "../results/_interactive/03-simulate-scenarios"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\nn_draws = 500\nsobol_n = 256\n'
                  'office_hours_roles = ["office_hours", "variable"]\nshift_window_h = 24\n'
                  "rightsize_quantile = 0.95\nrightsize_target_util_frac = 0.6\n"
                  'power_profile_source = "snapshot"  # snapshot (BoaviztAPI) or ccf'),
@@ -326,7 +326,7 @@ pd.Series(metrics).round(4).to_frame("value").head(20)"""),
                "Totals, per-instance table, hourly cost and carbon over the last 48 h, grid status, "
                "data coverage and time-alignment coverage, validation factor."),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
-                 'out_dir = "."\nseed = 42\nn_instances = 12\ndays = 7\nlast_h = 48\n'
+                 'out_dir = "../results/_interactive/04-report-fleet"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\nlast_h = 48\n'
                  'pue_name = "aws_eu_central_1_2024"'),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),

@@ -1,0 +1,85 @@
+"""Execute every notebook with its defaults (papermill) on a small sandbox snapshot; check headlines.
+
+Complements ``pytest --nbval-lax notebooks/`` (which only checks that every
+cell runs): here the headline numbers in ``metrics.json`` must make sense.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(name: str, snapshot_dir: Path, out_dir: Path) -> dict:
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"),
+        str(out_dir / f"{name}.ipynb"),
+        parameters={"snapshot_dir": str(snapshot_dir), "out_dir": str(out_dir)},
+        cwd=str(out_dir),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    return json.loads((out_dir / "metrics.json").read_text())
+
+
+def test_notebooks_are_clean_and_parameterised():
+    import nbformat
+    import papermill
+
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), path.name
+        assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), f"{path.name} has outputs"
+        assert not any("def " in c.source or "class " in c.source for c in code), f"{path.name} defines functions"
+        assert {"snapshot_dir", "out_dir", "seed"} <= set(papermill.inspect_notebook(str(path))), path.name
+
+
+def test_runtime_notebook_cloudtrail_beats_naive_estimators(small_sandbox_snapshot, tmp_path):
+    doc = _run("01-evaluate-runtime", small_sandbox_snapshot, tmp_path)
+    m = doc["metrics"]
+    assert doc["is_simulated"] is True and doc["snapshot_id"]
+    assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_always_on_frac"]
+    assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_current_state_frac"]
+    assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_launch_time_frac"]
+    # dropping 40 % of the records must hurt
+    assert m["runtime_abs_error_cloudtrail_missing_40pct_frac"] > m["runtime_abs_error_cloudtrail_missing_00pct_frac"]
+    assert (tmp_path / "figures" / "runtime_error_by_case.pdf").exists()
+
+
+def test_cost_notebook_gap_adds_up(small_sandbox_snapshot, tmp_path):
+    m = _run("02-evaluate-cost", small_sandbox_snapshot, tmp_path)["metrics"]
+    parts = sum(m[f"gap_{c}_usd"] for c in ("compute", "ebs", "data_transfer", "other", "unknown"))
+    assert parts == pytest.approx(m["gap_total_usd"], rel=1e-9)
+    assert m["billed_total_usd"] - m["calculated_compute_usd"] == pytest.approx(m["gap_total_usd"], rel=1e-9)
+    assert 0.5 < m["validation_factor_ratio"] < 2.0
+    assert (tmp_path / "tables" / "cost_gap_decomposition.tex").exists()
+
+
+def test_scenarios_notebook_intervals_and_savings(small_sandbox_snapshot, tmp_path):
+    m = _run("03-simulate-scenarios", small_sandbox_snapshot, tmp_path)["metrics"]
+    for k in ("baseline", "office_hours", "combined"):
+        assert m[f"{k}_co2_q05_kg"] < m[f"{k}_co2_q50_kg"] < m[f"{k}_co2_q95_kg"]
+    # office hours only stops instances: it never costs more, and combined saves at least as much cost
+    assert m["office_hours_saving_cost_q50_frac"] >= 0
+    assert m["combined_saving_cost_q50_frac"] >= m["office_hours_saving_cost_q50_frac"] - 1e-12
+    assert m["carbon_aware_shift_saving_co2_q50_frac"] >= 0  # a job only moves into a greener window
+    assert m["co2_pue_region_kg"] / m["co2_pue_ccf_kg"] == pytest.approx(1.35 / 1.135)
+    assert 0 < m["embodied_share_frac"] < 1
+    assert sum(v for k, v in m.items() if k.startswith("sobol_total_co2_")) > 0.9
+
+
+def test_report_notebook_totals(small_sandbox_snapshot, tmp_path):
+    m = _run("04-report-fleet", small_sandbox_snapshot, tmp_path)["metrics"]
+    assert m["total_cost_eur"] > 0 and m["total_co2_kg"] > 0
+    assert 0 < m["time_alignment_coverage_frac"] <= 1
+    assert m["instances_count"] == 12
