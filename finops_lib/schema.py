@@ -76,6 +76,7 @@ TABLES: dict[str, dict[str, str]] = {
         "intensity_g_per_kwh": "float64",
         "emission_factor_type": "string",  # lifecycle / direct / marginal
         "is_estimated": "boolean",
+        "estimation_method": "string",  # Electricity Maps estimationMethod, <NA> when measured
         "source": "string",  # electricitymaps / electricitymaps-csv / watttime / sandbox-synthetic
     },
     "power_profiles": {

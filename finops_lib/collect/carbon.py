@@ -1,10 +1,10 @@
 """Grid carbon intensity: Electricity Maps v3 (API and CSV downloads), WattTime v3.
 
 All return the contract table ``intensity_hourly`` (zone, hour,
-intensity_g_per_kwh, emission_factor_type, is_estimated, source), hourly,
-UTC, interval start. The API readers also keep ``estimation_method`` per
-hour as an extra column (dropped when the snapshot is conformed; its counts
-go to the manifest).
+intensity_g_per_kwh, emission_factor_type, is_estimated, estimation_method,
+source), hourly, UTC, interval start. Electricity Maps' ``estimationMethod``
+is kept per hour (``<NA>`` for measured hours and for WattTime); its counts
+also go to the manifest.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _meta(source, request, **extra):
 # --------------------------------------------------------------------------- #
 def parse_electricitymaps(points: list[dict], zone: str, emission_factor_type: str,
                           source: str = "electricitymaps") -> pd.DataFrame:
-    """Electricity Maps v3 carbon-intensity points -> ``intensity_hourly`` (+ estimation_method)."""
+    """Electricity Maps v3 carbon-intensity points -> ``intensity_hourly``."""
     rows = []
     for p in points:
         try:
@@ -81,12 +81,9 @@ def parse_electricitymaps(points: list[dict], zone: str, emission_factor_type: s
             })
         except (KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f"Electricity Maps: unexpected point {p!r}: {exc!r}") from exc
-    cols = [*schema.TABLES["intensity_hourly"], "estimation_method"]
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=list(schema.TABLES["intensity_hourly"]))
     df = df.drop_duplicates(["zone", "hour"], keep="last").sort_values("hour", kind="stable")
-    out = schema.conform("intensity_hourly", df)
-    out["estimation_method"] = df["estimation_method"].astype("string").to_numpy()
-    return out
+    return schema.conform("intensity_hourly", df)
 
 
 def get_intensity_electricitymaps(zone: str, start, end, api_key: str | None, base_url: str = EM_BASE_URL, *,
@@ -117,7 +114,7 @@ def get_intensity_electricitymaps(zone: str, start, end, api_key: str | None, ba
     Returns
     -------
     data : DataFrame
-        ``intensity_hourly`` plus ``estimation_method``. [gCO₂e/kWh]
+        ``intensity_hourly``. [gCO₂e/kWh]
     meta : dict
 
     Raises
@@ -209,7 +206,7 @@ def read_electricitymaps_csv(path, *, emission_factor_type: str = "lifecycle") -
     Returns
     -------
     data : DataFrame
-        ``intensity_hourly`` with source ``electricitymaps-csv`` plus
+        ``intensity_hourly`` with source ``electricitymaps-csv``, incl.
         ``estimation_method``. [gCO₂e/kWh]
     meta : dict
         File name, zone(s), first/last hour, rows.
@@ -257,10 +254,9 @@ def read_electricitymaps_csv(path, *, emission_factor_type: str = "lifecycle") -
     df = pd.DataFrame({
         "zone": raw[zone_col], "hour": hours.dt.floor("h"), "intensity_g_per_kwh": values,
         "emission_factor_type": emission_factor_type, "is_estimated": estimated, "source": "electricitymaps-csv",
+        "estimation_method": raw[meth_col].replace("", pd.NA) if meth_col else pd.NA,
     })
     out = schema.conform("intensity_hourly", df)
-    out["estimation_method"] = (raw[meth_col].replace("", pd.NA) if meth_col else pd.Series(pd.NA, index=raw.index)
-                                ).astype("string").to_numpy()
     out = out.sort_values(["zone", "hour"], kind="stable").reset_index(drop=True)
     meta = _meta("electricitymaps-csv", {"path": path.name}, rows=len(out),
                  zones=sorted(out["zone"].dropna().unique().tolist()),
@@ -302,7 +298,7 @@ def parse_watttime(points: list[dict], zone: str, signal_type: str, units: str |
     df = pd.DataFrame({
         "zone": zone, "hour": hourly.index, "intensity_g_per_kwh": hourly.to_numpy() * G_PER_KWH_PER_LB_PER_MWH,
         "emission_factor_type": "marginal" if signal_type == "co2_moer" else "average",
-        "is_estimated": is_estimated, "source": "watttime",
+        "is_estimated": is_estimated, "estimation_method": pd.NA, "source": "watttime",
     })
     return schema.conform("intensity_hourly", df)
 
