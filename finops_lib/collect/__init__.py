@@ -8,6 +8,7 @@ real AWS account and the sandbox; only :class:`Endpoints` differ.
 
 from finops_lib.collect.aws import (
     EVENT_NAMES,
+    REQUIRED_IAM_ACTIONS,
     CallCounter,
     ResponseCache,
     get_costs,
@@ -37,7 +38,7 @@ from finops_lib.collect.errors import (
 )
 
 __all__ = [
-    "EVENT_NAMES", "CallCounter", "ResponseCache", "Endpoints", "collect_snapshot",
+    "EVENT_NAMES", "REQUIRED_IAM_ACTIONS", "CallCounter", "ResponseCache", "Endpoints", "collect_snapshot",
     "get_instances", "get_state_events", "lookup_events", "get_cpu_hourly", "get_prices", "get_costs",
     "make_clients", "get_intensity_electricitymaps", "get_latest_intensity_electricitymaps",
     "read_electricitymaps_csv", "get_intensity_watttime", "get_forecast_watttime",

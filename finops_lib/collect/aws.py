@@ -73,6 +73,9 @@ IAM_ACTIONS = {
     "GetCostAndUsage": "ce:GetCostAndUsage",
     "GetCostAndUsageWithResources": "ce:GetCostAndUsageWithResources",
 }
+#: Every IAM action the collectors need: the read-only policy in terraform/main.tf
+#: grants exactly these (tests/test_terraform.py).
+REQUIRED_IAM_ACTIONS = tuple(sorted(IAM_ACTIONS.values()))
 _ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
 _THROTTLED = {
     "Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded",
