@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from finops_lib.sandbox.servers import serve
@@ -43,7 +44,7 @@ def world_config(config: WorldConfig | dict | None = None, **overrides) -> World
 def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, progress: bool = True, *,
                              with_resources: bool = True, overwrite: bool = False, cache_dir=None,
                              throttle_cloudtrail: bool = False, intensity_source: str = "electricitymaps",
-                             **overrides) -> Path:
+                             timings_s: dict | None = None, **overrides) -> Path:
     """
     Build the world, serve it on loopback, collect a snapshot, stop every server.
 
@@ -67,6 +68,9 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
         0.5 s apart, as against AWS (for benchmarks). Without it the calls
         are not spaced.
     intensity_source : {"electricitymaps", "watttime"}, default "electricitymaps"
+    timings_s : dict, optional
+        Filled with the wall time of each phase (build, serve, collect,
+        finish, stop). [s]
 
     Returns
     -------
@@ -83,12 +87,23 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
         log.info("sandbox: response cache %s not used (simulated answers depend on the world)", cache_dir)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    timings_s = {} if timings_s is None else timings_s
+    t0 = time.perf_counter()
+
+    def lap(name):
+        nonlocal t0
+        t1 = time.perf_counter()
+        timings_s[name] = round(t1 - t0, 3)
+        t0 = t1
+
     world = build_world(cfg)
+    lap("build")
     sandbox_manifest = {"source": "sandbox", "simulated": True, "seed": cfg.seed, "world_config": cfg.to_dict(),
                         "truth_power_model": cfg.truth_power_model, "collected_as_of": world.as_of.isoformat(),
                         "intensity_label": "sandbox-synthetic"}
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.raw-", dir=out_dir.parent) as tmp:
         with serve(world, throttle_cloudtrail=throttle_cloudtrail) as ep:
+            lap("serve")
             raw = collect_snapshot(
                 ep.boto3_session(), region=cfg.region, zone=cfg.zone, window_start=world.window_start,
                 window_end=world.window_end, out_dir=Path(tmp) / "raw",
@@ -100,6 +115,8 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
                 manifest_extra=sandbox_manifest, progress=progress,
                 cloudtrail_min_interval_s=0.5 if throttle_cloudtrail else 0.0, now=world.as_of,
             )
+            lap("collect")
+        lap("stop")
         snap = read_snapshot(raw)
         tables = dict(snap.tables)
         ih = tables["intensity_hourly"].copy()
@@ -111,4 +128,6 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
         if missing:
             manifest.setdefault("warnings", []).append(
                 f"truth energy is NaN for {missing}: no collected power profile")
-        return write_snapshot(tables, manifest, out_dir, overwrite=overwrite)
+        path = write_snapshot(tables, manifest, out_dir, overwrite=overwrite)
+        lap("finish")
+        return path

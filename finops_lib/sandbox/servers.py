@@ -287,6 +287,7 @@ class _CostExplorer:
         self.lines = lines
         self.as_of = world.as_of
         self.calls = {"GetCostAndUsage": 0, "GetCostAndUsageWithResources": 0}
+        self._cache: dict = {}
 
     def _mask(self, expr: dict | None, err) -> np.ndarray:
         if not expr:
@@ -345,22 +346,9 @@ class _CostExplorer:
         periods = pd.date_range(start, end, freq=freq, inclusive="left") if gran != "MONTHLY" else \
             pd.date_range(start.tz_localize(None).to_period("M").to_timestamp().tz_localize("UTC"), end, freq="MS",
                       inclusive="left")  # fmt: skip
-        mask = self._mask(body.get("Filter"), err)
-        hour = self.lines["hour"]
-        mask &= ((hour >= start) & (hour < end)).to_numpy()
-        sub = self.lines[mask]
-        pstart = sub["hour"].dt.floor(freq) if gran != "MONTHLY" else sub["hour"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp().dt.tz_localize("UTC")  # fmt: skip
-        agg = sub.groupby([pstart.rename("p"), *[sub[k].astype(str) for k in keys]], observed=True, sort=True)[
-            ["cost_usd", "usage_quantity"]].sum()  # fmt: skip
-        by_period: dict = {}
-        for idx, row in agg.iterrows():
-            idx = idx if isinstance(idx, tuple) else (idx,)
-            by_period.setdefault(idx[0], []).append((list(idx[1:]), row["cost_usd"], row["usage_quantity"]))
-        # one item per (period, group); a page holds CE_GROUPS_PER_PAGE items
-        flat = []
-        for p in periods:
-            items = by_period.get(p, [])
-            flat.append((p, None)) if not items or not keys else flat.extend((p, it) for it in items)
+        req_key = _key(body, "NextPageToken") + str(with_resources)
+        flat, by_period = self._cache.get(req_key) or self._aggregate(body, err, start, end, gran, freq, keys, periods)
+        self._cache = {req_key: (flat, by_period)}  # keep the last request: its pages follow one another
         offset = _untoken(body.get("NextPageToken"), _key(body, "NextPageToken"), err)
         page = flat[offset:offset + CE_GROUPS_PER_PAGE]
         results: dict = {}
@@ -383,6 +371,28 @@ class _CostExplorer:
         if offset + CE_GROUPS_PER_PAGE < len(flat):
             out["NextPageToken"] = _token(offset + CE_GROUPS_PER_PAGE, _key(body, "NextPageToken"))
         return out
+
+    def _aggregate(self, body, err, start, end, gran, freq, keys, periods):
+        mask = self._mask(body.get("Filter"), err)
+        hour = self.lines["hour"]
+        mask &= ((hour >= start) & (hour < end)).to_numpy()
+        sub = self.lines[mask]
+        if gran == "MONTHLY":
+            pstart = sub["hour"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp().dt.tz_localize("UTC")
+        else:
+            pstart = sub["hour"].dt.floor(freq)
+        agg = sub.groupby([pstart.rename("p"), *[sub[k].astype(str) for k in keys]], observed=True, sort=True)[
+            ["cost_usd", "usage_quantity"]].sum()  # fmt: skip
+        by_period: dict = {}
+        for idx, c, q in zip(agg.index, agg["cost_usd"].to_numpy(), agg["usage_quantity"].to_numpy(), strict=True):
+            idx = idx if isinstance(idx, tuple) else (idx,)
+            by_period.setdefault(idx[0], []).append((list(idx[1:]), float(c), float(q)))
+        # one item per (period, group); a page holds CE_GROUPS_PER_PAGE items
+        flat = []
+        for p in periods:
+            items = by_period.get(p, [])
+            flat.append((p, None)) if not items or not keys else flat.extend((p, it) for it in items)
+        return flat, by_period
 
     @staticmethod
     def _metrics(metrics, cost, qty, unit) -> dict:
