@@ -439,7 +439,8 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
         "sum_pct": sum_pct[ii, hh], "min_pct": min_pct[ii, hh], "max_pct": max_pct[ii, hh],
     })  # fmt: skip
     year = _intensity.year_hours(we)
-    ci = _intensity.synthetic_intensity_g_per_kwh(year, _rng(config.seed, 5))
+    # rounded as the Electricity-Maps-compatible endpoint serves it (3 decimals), so served == world exactly
+    ci = _intensity.synthetic_intensity_g_per_kwh(year, _rng(config.seed, 5)).round(3)
     prices = {t: v["usd_per_hour"] for t, v in factors.INSTANCE_CATALOG.items()}
     cost_lines = _cost_lines(instances, pieces_df, run_slot, running_frac, hours, config, tf, prices, w_s)
     return World(

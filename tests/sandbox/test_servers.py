@@ -249,7 +249,7 @@ def test_electricitymaps_endpoint(world, ep):
                                                  ep.electricitymaps_api_key, ep.electricitymaps, now=world.as_of)  # fmt: skip
     assert len(df) == world.config.days * 24
     served = world.intensity_year.reindex(df["hour"]).to_numpy()
-    assert_allclose(df["intensity_g_per_kwh"], served, atol=5e-4)
+    assert_allclose(df["intensity_g_per_kwh"], served, rtol=1e-12)
     latest = requests.get(f"{ep.electricitymaps}/carbon-intensity/latest", params={"zone": "DE"}, headers=hdr,
                           timeout=5).json()  # fmt: skip
     assert pd.Timestamp(latest["datetime"]) == world.window_end - pd.Timedelta(hours=1)
