@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -74,6 +75,18 @@ boto3:
 Ctrl-C stops every server."""
 
 
+def _stop_on_signals(stop_event: threading.Event) -> None:
+    """SIGTERM / SIGHUP / SIGINT end the wait, so the servers (and BoaviztAPI) are stopped on exit."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        stop_event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, handler)
+
+
 def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = None) -> int:
     """Build, serve, print, wait for Ctrl-C (or ``stop_event``, for tests)."""
     from finops_lib.sandbox.servers import serve
@@ -86,6 +99,7 @@ def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = 
         return 2
     world = build_world(config)
     stop_event = stop_event or threading.Event()
+    _stop_on_signals(stop_event)
     try:
         with serve(world, boavizta=not args.no_boavizta, throttle_cloudtrail=args.throttle_cloudtrail) as ep:
             print(describe(ep), flush=True)
