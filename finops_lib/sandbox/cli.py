@@ -75,16 +75,18 @@ boto3:
 Ctrl-C stops every server."""
 
 
-def _stop_on_signals(stop_event: threading.Event) -> None:
-    """SIGTERM / SIGHUP / SIGINT end the wait, so the servers (and BoaviztAPI) are stopped on exit."""
+def _stop_on_signals(stop_event: threading.Event) -> dict:
+    """SIGTERM / SIGHUP / SIGINT end the wait, so the servers (and BoaviztAPI) are stopped on exit.
+
+    Returns the previous handlers (to restore).
+    """
     if threading.current_thread() is not threading.main_thread():
-        return
+        return {}
 
     def handler(signum, frame):
         stop_event.set()
 
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, handler)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
 
 
 def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = None) -> int:
@@ -99,12 +101,16 @@ def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = 
         return 2
     world = build_world(config)
     stop_event = stop_event or threading.Event()
-    _stop_on_signals(stop_event)
+    previous = _stop_on_signals(stop_event)
     try:
         with serve(world, boavizta=not args.no_boavizta, throttle_cloudtrail=args.throttle_cloudtrail) as ep:
             print(describe(ep), flush=True)
             while not stop_event.wait(0.5):
                 pass
     except KeyboardInterrupt:
-        print("sandbox: stopped", file=sys.stderr)
+        pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    print("sandbox: stopped every server", file=sys.stderr)
     return 0

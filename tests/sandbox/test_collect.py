@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import signal
 import socket
 import threading
 from contextlib import redirect_stdout
@@ -121,8 +122,10 @@ def test_cli_serve_prints_endpoints_and_stops():
     stop = threading.Event()
     stop.set()
     out = io.StringIO()
+    before = signal.getsignal(signal.SIGINT)
     with redirect_stdout(out):
         assert sandbox_cli.run_serve(args, stop_event=stop) == 0
+    assert signal.getsignal(signal.SIGINT) is before
     text = out.getvalue()
     assert "SIMULATED" in text and "AWS_ENDPOINT_URL=http://127.0.0.1:" in text
     aws = text.split("AWS_ENDPOINT_URL=")[1].split()[0]
