@@ -24,7 +24,7 @@ DAYS = 30
 TARGET_S = {100: 60.0}
 
 
-def measure(n_instances: int, days: int = DAYS, seed: int = 42) -> dict:
+def measure(n_instances: int, days: int = DAYS, seed: int = 42, throttle: bool = False) -> dict:
     """Build, serve and collect one world in this process; return timings [s] and peak RSS [MiB]."""
     import resource
 
@@ -36,12 +36,12 @@ def measure(n_instances: int, days: int = DAYS, seed: int = 42) -> dict:
     with tempfile.TemporaryDirectory(prefix="finops-bench-sandbox-") as tmp:
         path = collect_sandbox_snapshot(os.path.join(tmp, "snap"), {"n_instances": n_instances, "days": days,
                                                                     "seed": seed},
-                                        progress=False, timings_s=timings)  # fmt: skip
+                                        progress=False, timings_s=timings, throttle_cloudtrail=throttle)  # fmt: skip
         total = time.perf_counter() - t0
         man = read_snapshot(path).manifest
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
-        "n_instances": n_instances, "days": days, "build_s": timings.get("build"), "serve_s": timings.get("serve"),
+        "n_instances": n_instances, "days": days, "throttled": throttle, "build_s": timings.get("build"), "serve_s": timings.get("serve"),
         "collect_s": timings.get("collect"), "stop_s": timings.get("stop"), "finish_s": timings.get("finish"),
         "total_s": round(total, 2), "peak_rss_mib": round(rss_kib / 1024, 1),
         "api_calls": sum(man.get("api_calls", {}).values()),
@@ -49,9 +49,9 @@ def measure(n_instances: int, days: int = DAYS, seed: int = 42) -> dict:
     }  # fmt: skip
 
 
-def _in_subprocess(n: int, days: int, timeout_s: float) -> dict:
+def _in_subprocess(n: int, days: int, timeout_s: float, throttle: bool = False) -> dict:
     code = ("import json, sys; from finops_lib.bench.sandbox import measure; "
-            f"print('@@' + json.dumps(measure({n}, {days})))")  # fmt: skip
+            f"print('@@' + json.dumps(measure({n}, {days}, throttle={throttle})))")  # fmt: skip
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout_s)
@@ -64,13 +64,17 @@ def _in_subprocess(n: int, days: int, timeout_s: float) -> dict:
     return json.loads(lines[-1][2:])
 
 
-def run(sizes=SIZES, days: int = DAYS, timeout_s: float = 1_800.0) -> list[dict]:
-    """Measure each size in a fresh process; print a table; return the rows."""
+def run(sizes=SIZES, days: int = DAYS, timeout_s: float = 1_800.0, throttle: bool = False) -> list[dict]:
+    """Measure each size in a fresh process; print a table; return the rows.
+
+    ``throttle=True`` serves LookupEvents at CloudTrail's 2 requests/s and
+    spaces the collector's calls 0.5 s apart, as against AWS.
+    """
     rows = []
     print(f"{'instances':>9} {'days':>4} {'build s':>8} {'serve s':>8} {'collect s':>9} {'total s':>8} "
           f"{'peak MiB':>9} {'calls':>6}  note")  # fmt: skip
     for n in sizes:
-        r = _in_subprocess(int(n), days, timeout_s)
+        r = _in_subprocess(int(n), days, timeout_s, throttle)
         rows.append(r)
         if "error" in r:
             print(f"{n:>9} {days:>4}  FAILED: {r['error'].strip().splitlines()[-1] if r['error'].strip() else '?'}")
@@ -87,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     p.add_argument("--days", type=int, default=DAYS)
+    p.add_argument("--throttle", action="store_true", help="CloudTrail at 2 requests/s, as on AWS")
     args = p.parse_args(argv)
-    rows = run(args.sizes, args.days)
+    rows = run(args.sizes, args.days, throttle=args.throttle)
     return 1 if any("error" in r for r in rows) else 0
 
 
