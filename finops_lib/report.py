@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import tempfile
+import types
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -66,6 +67,28 @@ def _clean_value(key: str, value):
     except (TypeError, ValueError):
         raise ValueError(f"metric {key!r} must be a number, got {value!r}") from None
     return None if math.isnan(v) else (int(v) if isinstance(value, int) else v)
+
+
+#: Names IPython puts into a notebook's namespace; never parameters.
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def notebook_parameters(namespace: Mapping) -> dict:
+    """The parameters of a running notebook: every plain value in its namespace.
+
+    Call it first thing in the cell after the ``parameters`` cell, when the
+    namespace holds only what that cell and papermill's ``injected-parameters``
+    cell set, so ``metrics.json`` records every parameter without a hand-kept
+    list that could drift.
+    """
+    return {
+        k: v
+        for k, v in namespace.items()
+        if not k.startswith("_")
+        and k not in _IPYTHON_NAMES
+        and not callable(v)
+        and not isinstance(v, types.ModuleType)
+    }
 
 
 def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None) -> Path:

@@ -16,11 +16,15 @@ import nbformat
 HERE = Path(__file__).parent
 
 COMMON_IMPORTS = """\
+from finops_lib import report
+
+PARAMETERS = report.notebook_parameters(globals())  # what the parameters cell (and papermill) set
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from finops_lib import calc, factors, figures, report
+from finops_lib import calc, factors, figures
 from finops_lib.calc import scenarios, uncertainty
 from finops_lib.evaluate import open_snapshot
 
@@ -50,16 +54,12 @@ NOTEBOOKS = {
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "Runtime accuracy"\n' + LOAD),
-        ("md", "## Compute\n\nEstimators: CloudTrail reconstruction and four baselines."),
+        ("md", "## Compute\n\nEstimators: CloudTrail reconstruction from state events alone (`cloudtrail`), "
+               "the same with CloudWatch datapoint presence locating stops CloudTrail does not record "
+               "(`cloudtrail_cloudwatch`), and four baselines."),
         ("code", """\
-intervals, diagnostics = calc.running_intervals(events, instances, ws, we)
-estimates = {
-    "cloudtrail": calc.hourly_running_fraction(intervals, ws, we, ids),
-    "always_on": calc.runtime_always_on(instances, ws, we),
-    "launch_time": calc.runtime_from_launch_time(instances, ws, we),
-    "current_state": calc.runtime_current_state(instances, ws, we),
-    "cloudwatch_presence": calc.runtime_cloudwatch_presence(cpu_hourly, ws, we, ids),
-}
+_, diagnostics = calc.running_intervals(events, instances, ws, we, cpu_hourly=cpu_hourly)
+estimates = {m: calc.estimate_runtime(m, events, instances, cpu_hourly, ws, we) for m in calc.RUNTIME_ESTIMATORS}
 est_h = report.runtime_by_instance(estimates)
 diagnostics.sum(numeric_only=True).to_frame("count").T"""),
         ("md", "Truth (scoring only): the sandbox's true running hours and the fault case of each instance."),
@@ -82,11 +82,11 @@ rows = []
 for rate in missing_rates:
     for rep in range(n_repeats):
         kept = report.drop_records(events, rate, rng)
-        iv, _ = calc.running_intervals(kept, instances, ws, we)
-        h = report.runtime_by_instance({"cloudtrail": calc.hourly_running_fraction(iv, ws, we, ids)})
-        err = report.runtime_errors(h, true_h, cases)
-        rows.append({"missing_record_rate_frac": rate, "repeat": rep, "estimator": "cloudtrail",
-                     "abs_error_frac": err.query("case == 'fleet'")["abs_error_frac"].iloc[0]})
+        h = report.runtime_by_instance({m: calc.estimate_runtime(m, kept, instances, cpu_hourly, ws, we)
+                                        for m in ("cloudtrail", "cloudtrail_cloudwatch")})
+        err = report.runtime_errors(h, true_h, cases).query("case == 'fleet'")
+        rows += [{"missing_record_rate_frac": rate, "repeat": rep, "estimator": e, "abs_error_frac": v}
+                 for e, v in err.set_index("estimator")["abs_error_frac"].items()]
     for est in ("always_on", "cloudwatch_presence"):
         rows.append({"missing_record_rate_frac": rate, "repeat": 0, "estimator": est,
                      "abs_error_frac": errors.query("case == 'fleet' and estimator == @est")["abs_error_frac"].iloc[0]})
@@ -104,17 +104,17 @@ report.write_table(errors.pivot_table(index="case", columns="estimator", values=
 report.write_table(per_instance, "runtime_per_instance", out_dir)
 report.write_table(sweep, "runtime_missing_sweep", out_dir)
 fleet = errors.query("case == 'fleet'").set_index("estimator")
-best_baseline = fleet.drop(index="cloudtrail")["abs_error_frac"].min()
+best_baseline = fleet.drop(index=["cloudtrail", "cloudtrail_cloudwatch"])["abs_error_frac"].min()
 metrics = {f"runtime_abs_error_{e}_frac": v for e, v in fleet["abs_error_frac"].items()}
 metrics |= {f"runtime_net_error_{e}_frac": v for e, v in fleet["net_error_frac"].items()}
-metrics |= {f"runtime_abs_error_cloudtrail_{c}_frac": v for c, v in
-            errors.query("estimator == 'cloudtrail' and case != 'fleet'").set_index("case")["abs_error_frac"].items()}
-metrics |= {f"runtime_abs_error_cloudtrail_missing_{round(r * 100):02d}pct_frac": v for r, v in
-            sweep.query("estimator == 'cloudtrail'").set_index("missing_record_rate_frac")["abs_error_frac"].items()}
+for m in ("cloudtrail", "cloudtrail_cloudwatch"):
+    metrics |= {f"runtime_abs_error_{m}_{c}_frac": v for c, v in
+                errors.query("estimator == @m and case != 'fleet'").set_index("case")["abs_error_frac"].items()}
+    metrics |= {f"runtime_abs_error_{m}_missing_{round(r * 100):02d}pct_frac": v for r, v in
+                sweep.query("estimator == @m").set_index("missing_record_rate_frac")["abs_error_frac"].items()}
 metrics |= {"runtime_best_baseline_abs_error_frac": best_baseline, "runtime_true_h": float(true_h.sum()),
             "instances_count": len(instances)}
-report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days,
-                                        "missing_rates": missing_rates, "n_repeats": n_repeats}, snap)
+report.write_metrics(out_dir, metrics, PARAMETERS, snap)
 pd.Series(metrics).round(4).to_frame("value")"""),
     ],
     # ------------------------------------------------------------------ 02
@@ -124,7 +124,8 @@ pd.Series(metrics).round(4).to_frame("value")"""),
                "Explorer bills, per day and instance type: MAPE, bias, Bland-Altman limits, validation "
                "factor, and a decomposition of the gap (compute vs EBS vs other) that explains it."),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
-                 'out_dir = "../results/_interactive/02-evaluate-cost"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7'),
+                 'out_dir = "../results/_interactive/02-evaluate-cost"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\n'
+                 "runtime_cloudwatch = True  # runtime from CloudTrail + CloudWatch datapoints (False: CloudTrail events only)"),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "Cost deviation"\n' + LOAD + """
@@ -133,7 +134,7 @@ daily_costs = costs[(costs["granularity"] == "DAILY") & (costs["group_key"] == "
 daily_costs = daily_costs[(daily_costs["period_start"] >= ws) & (daily_costs["period_start"] < we)]"""),
         ("md", "## Compute"),
         ("code", """\
-intervals, _ = calc.running_intervals(events, instances, ws, we)
+intervals, _ = calc.running_intervals(events, instances, ws, we, cpu_hourly=cpu_hourly if runtime_cloudwatch else None)
 frac = calc.hourly_running_fraction(intervals, ws, we, ids)
 hourly_cost = calc.hourly_cost_usd(frac, instances, prices)
 billed_intervals = calc.interval_cost_usd(intervals, instances, prices)
@@ -184,7 +185,7 @@ metrics |= {"calculated_compute_usd": calculated_compute_usd, "billed_total_usd"
             "billing_minimum_effect_usd": billing_minimum_usd,
             "spot_gap_usd": float(by_lifecycle["gap_usd"].get("spot", 0.0)),
             "on_demand_gap_usd": float(by_lifecycle["gap_usd"].get("on-demand", 0.0))}
-report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days}, snap)
+report.write_metrics(out_dir, metrics, PARAMETERS, snap)
 pd.Series(metrics).round(4).to_frame("value")"""),
     ],
     # ------------------------------------------------------------------ 03
@@ -200,6 +201,7 @@ pd.Series(metrics).round(4).to_frame("value")"""),
                  'out_dir = "../results/_interactive/03-simulate-scenarios"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\nn_draws = 500\nsobol_n = 256\n'
                  'office_hours_roles = ["office_hours", "variable"]\nshift_window_h = 24\n'
                  "rightsize_quantile = 0.95\nrightsize_target_util_frac = 0.6\n"
+                 "runtime_cloudwatch = True  # runtime from CloudTrail + CloudWatch datapoints (False: CloudTrail events only)\n"
                  'power_profile_source = "snapshot"  # snapshot (BoaviztAPI) or ccf'),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
@@ -213,7 +215,7 @@ usd_per_hour = snap["prices"].drop_duplicates("instance_type").set_index("instan
 tags = scenarios.instance_tags(instances)"""),
         ("md", "## Compute\n\n### Scenarios (fleet-hourly tables)"),
         ("code", """\
-intervals, _ = calc.running_intervals(events, instances, ws, we)
+intervals, _ = calc.running_intervals(events, instances, ws, we, cpu_hourly=cpu_hourly if runtime_cloudwatch else None)
 frac = calc.hourly_running_fraction(intervals, ws, we, ids)
 base = scenarios.fleet_hourly_table(frac, cpu_hourly, instances)
 office_ids = list(tags.index[tags["role"].isin(office_hours_roles)]) if "role" in tags else []
@@ -313,11 +315,7 @@ metrics |= {"hour_aligned_co2_kg": hva["hour_aligned_co2_g"] / 1000, "annual_ave
             "office_hours_instances_count": len(office_ids), "flexible_jobs_count": len(jobs),
             "rightsized_instances_count": int((plan_rs["new_type"] != plan_rs["instance_type"]).sum())}
 metrics |= truth
-report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days, "n_draws": n_draws,
-                                        "sobol_n": sobol_n, "office_hours_roles": office_hours_roles,
-                                        "shift_window_h": shift_window_h, "rightsize_quantile": rightsize_quantile,
-                                        "rightsize_target_util_frac": rightsize_target_util_frac,
-                                        "power_profile_source": power_profile_source}, snap)
+report.write_metrics(out_dir, metrics, PARAMETERS, snap)
 pd.Series(metrics).round(4).to_frame("value").head(20)"""),
     ],
     # ------------------------------------------------------------------ 04
@@ -327,7 +325,8 @@ pd.Series(metrics).round(4).to_frame("value").head(20)"""),
                "data coverage and time-alignment coverage, validation factor."),
         ("code", 'snapshot_dir = ""  # empty: collect a small sandbox snapshot into results/snapshots\n'
                  'out_dir = "../results/_interactive/04-report-fleet"  # the runner sets results/<experiment>\nseed = 42\nn_instances = 12\ndays = 7\nlast_h = 48\n'
-                 'pue_name = "aws_eu_central_1_2024"'),
+                 'pue_name = "aws_eu_central_1_2024"\n'
+                 "runtime_cloudwatch = True  # runtime from CloudTrail + CloudWatch datapoints (False: CloudTrail events only)"),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "Fleet report"\n' + LOAD + """
@@ -341,7 +340,7 @@ eur_per_usd = factors.EUR_PER_USD["value"]
 tags = scenarios.instance_tags(instances)"""),
         ("md", "## Compute"),
         ("code", """\
-intervals, diagnostics = calc.running_intervals(events, instances, ws, we)
+intervals, diagnostics = calc.running_intervals(events, instances, ws, we, cpu_hourly=cpu_hourly if runtime_cloudwatch else None)
 frac = calc.hourly_running_fraction(intervals, ws, we, ids)
 fleet = scenarios.fleet_hourly_table(frac, cpu_hourly, instances)
 fp = scenarios.instance_hour_footprint(fleet, snap["power_profiles"], usd_per_hour, intensity, pue)
@@ -388,8 +387,7 @@ report.write_table(per_instance, "fleet_per_instance", out_dir)
 report.write_table(hourly, "fleet_hourly", out_dir)
 metrics = {f"total_{k}" if not k.startswith(("grid", "instances", "validation", "time_", "cpu_", "intensity_", "running_h_without")) else k: v
            for k, v in totals.items()}
-report.write_metrics(out_dir, metrics, {"seed": seed, "n_instances": n_instances, "days": days, "last_h": last_h,
-                                        "pue_name": pue_name}, snap)
+report.write_metrics(out_dir, metrics, PARAMETERS, snap)
 pd.Series(metrics).round(4).to_frame("value")"""),
     ],
 }

@@ -98,3 +98,11 @@ def test_write_table_csv_and_latex(tmp_path):
     paths = report.write_table(pd.DataFrame({"cost_eur": [1.23456]}, index=["base"]), "t1", tmp_path)
     assert paths[0].read_text().splitlines()[1] == "base,1.23456"
     assert "1.235" in paths[1].read_text() and "tab:t1" in paths[1].read_text()
+
+
+def test_notebook_parameters_keeps_plain_values_only():
+    import math
+
+    ns = {"seed": 42, "out_dir": "x", "rates": [0.1], "In": [""], "Out": {}, "_": None, "get_ipython": print,
+          "math": math, "f": len}
+    assert report.notebook_parameters(ns) == {"seed": 42, "out_dir": "x", "rates": [0.1]}

@@ -51,6 +51,11 @@ def test_runtime_notebook_cloudtrail_beats_naive_estimators(small_sandbox_snapsh
     assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_always_on_frac"]
     assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_current_state_frac"]
     assert m["runtime_abs_error_cloudtrail_frac"] < m["runtime_abs_error_launch_time_frac"]
+    # CloudWatch datapoints locate the stops CloudTrail misses: better than events alone and than presence
+    assert m["runtime_abs_error_cloudtrail_cloudwatch_frac"] <= m["runtime_abs_error_cloudtrail_frac"]
+    assert m["runtime_abs_error_cloudtrail_cloudwatch_frac"] < m["runtime_abs_error_cloudwatch_presence_frac"]
+    assert (m["runtime_abs_error_cloudtrail_cloudwatch_missing_40pct_frac"]
+            < m["runtime_abs_error_cloudtrail_missing_40pct_frac"])
     # dropping 40 % of the records must hurt
     assert m["runtime_abs_error_cloudtrail_missing_40pct_frac"] > m["runtime_abs_error_cloudtrail_missing_00pct_frac"]
     assert (tmp_path / "figures" / "runtime_error_by_case.pdf").exists()

@@ -40,7 +40,9 @@ from finops_lib.calc.power import (
     instance_power_w,
 )
 from finops_lib.calc.runtime import (
+    RUNTIME_ESTIMATORS,
     MalformedEventError,
+    estimate_runtime,
     hourly_running_fraction,
     parse_cloudtrail_events,
     running_intervals,
@@ -53,6 +55,8 @@ from finops_lib.calc.runtime import (
 
 __all__ = [
     "POWER_MODELS",
+    "RUNTIME_ESTIMATORS",
+    "estimate_runtime",
     "MalformedEventError",
     "MissingPriceError",
     "UnknownInstanceTypeError",

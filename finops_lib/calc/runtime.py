@@ -738,3 +738,64 @@ def runtime_cloudwatch_presence(
     rows = np.array([pos[i] for i in cw["instance_id"]], dtype=int)
     frac[rows[keep], hidx[keep]] = 1.0
     return _long(ids, hours, frac)
+
+
+#: Every runtime estimator by name: the two reconstructions first, then the baselines.
+RUNTIME_ESTIMATORS = (
+    "cloudtrail",
+    "cloudtrail_cloudwatch",
+    "always_on",
+    "launch_time",
+    "current_state",
+    "cloudwatch_presence",
+)
+
+
+def estimate_runtime(
+    method: str,
+    state_events: pd.DataFrame,
+    instances: pd.DataFrame,
+    cpu_hourly: pd.DataFrame,
+    window_start: Any,
+    window_end: Any,
+) -> pd.DataFrame:
+    """
+    Hourly running fraction of every instance by one named estimator.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`RUNTIME_ESTIMATORS`:
+
+        - ``cloudtrail``: :func:`running_intervals` from state events and the
+          window edges only;
+        - ``cloudtrail_cloudwatch``: the same, with CloudWatch datapoint
+          presence locating stops CloudTrail does not record (OS shutdowns,
+          missing records; see :func:`running_intervals`, Notes);
+        - ``always_on``, ``launch_time``, ``current_state``,
+          ``cloudwatch_presence``: the baselines.
+    state_events, instances, cpu_hourly : pandas.DataFrame
+        Snapshot tables.
+    window_start, window_end : datetime-like
+        The window [UTC].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``instance_id``, ``hour``, ``running_frac`` for every instance of
+        ``instances`` and every hour of the window. [-]
+    """
+    ids = list(instances["instance_id"])
+    if method in ("cloudtrail", "cloudtrail_cloudwatch"):
+        cw = cpu_hourly if method == "cloudtrail_cloudwatch" else None
+        intervals, _ = running_intervals(state_events, instances, window_start, window_end, cpu_hourly=cw)
+        return hourly_running_fraction(intervals, window_start, window_end, ids)
+    if method == "always_on":
+        return runtime_always_on(instances, window_start, window_end)
+    if method == "launch_time":
+        return runtime_from_launch_time(instances, window_start, window_end)
+    if method == "current_state":
+        return runtime_current_state(instances, window_start, window_end)
+    if method == "cloudwatch_presence":
+        return runtime_cloudwatch_presence(cpu_hourly, window_start, window_end, ids)
+    raise ValueError(f"unknown runtime estimator {method!r}; choose from {RUNTIME_ESTIMATORS}")

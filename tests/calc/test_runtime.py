@@ -547,3 +547,19 @@ def test_cloudwatch_locates_missing_start_record():
     assert list(iv["start"]) == [ts("2026-11-01T06:00:00Z"), ts("2026-11-01T09:45:00Z")]
     assert iv["start_evidence"].iloc[1] == "cloudwatch"
     assert (dg.iloc[0]["stop_without_start"], dg.iloc[0]["cloudwatch_adjusted"]) == (1, 1)
+
+
+def test_estimate_runtime_dispatches_every_named_estimator():
+    from finops_lib.calc import RUNTIME_ESTIMATORS, estimate_runtime
+
+    # the OS-shutdown case above: events alone count 7 h, with CloudWatch 3.5 h
+    recs = [ct.start("i-a", "2026-11-01T08:00:00Z"), ct.start("i-a", "2026-11-01T14:00:00Z"),
+            ct.stop("i-a", "2026-11-01T15:00:00Z")]
+    events, _ = parse_cloudtrail_events(recs)
+    cpu = cpu_rows("i-a", {"08": 12, "09": 12, "10": 6, "14": 12})
+    inst = instances([("i-a", "2026-11-01T14:00:00Z", "stopped")])
+    hours = {m: runtime_hours(estimate_runtime(m, events, inst, cpu, WS, WE))["i-a"] for m in RUNTIME_ESTIMATORS}
+    assert hours == {"cloudtrail": 7.0, "cloudtrail_cloudwatch": 3.5, "always_on": 24.0,
+                     "launch_time": 10.0, "current_state": 0.0, "cloudwatch_presence": 4.0}
+    with pytest.raises(ValueError, match="unknown runtime estimator 'psychic'"):
+        estimate_runtime("psychic", events, inst, cpu, WS, WE)
