@@ -228,6 +228,9 @@ BILLING_MINIMUM_S = 60
 #: - ``intensity_scale``: true grid intensity = reported (served) intensity x intensity_scale.
 #: - ``cpu_scale``: true mean CPU = reported CloudWatch CPU x cpu_scale (clipped to 0..1).
 #: - ``price_scale``: billed rate = list price x price_scale.
+#: - ``spot_price_frac``: Spot rate = on-demand list price x spot_price_frac (the
+#:   on-demand Pricing API has no Spot prices; a Spot instance's list price is
+#:   its on-demand price).
 #: - ``eur_per_usd``: EUR amount = USD amount x eur_per_usd.
 UNCERTAINTY_PRIORS = MappingProxyType(
     {
@@ -256,6 +259,13 @@ UNCERTAINTY_PRIORS = MappingProxyType(
             "kind": "lognormal_frac",
             "sd": 0.02,
             "source": "Cost Explorer +/-2 % (original thesis uncertainty table)",
+        },
+        "spot_price_frac": {
+            "kind": "uniform",
+            "low": 0.25,
+            "high": 0.70,
+            "source": "AWS EC2 Spot: 'up to 90 % off On-Demand'; assumed range 30-75 % discount "
+            "for general-purpose/compute families (unconfirmed, override per experiment)",
         },
         "eur_per_usd": {
             "kind": "uniform",

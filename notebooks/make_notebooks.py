@@ -255,7 +255,7 @@ annual = factors.GRID_INTENSITY_G_PER_KWH["DE_2024_consumption"]["value"]
 pue_ccf, pue_region = factors.PUE["ccf_aws"]["value"], factors.PUE["aws_eu_central_1_2024"]["value"]
 energy_h = aggs["baseline"].energy_kwh_hourly(pue=pue_region)
 hva = calc.hour_aligned_vs_average(energy_h, intensity, missing="skip", mean_intensity_g_per_kwh=annual)
-point = pd.DataFrame([{"pue": p, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": 1.0, "price_scale": 1.0,
+point = pd.DataFrame([{"pue": p, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": 1.0, "price_scale": 1.0, "spot_price_frac": 1.0,
                        "eur_per_usd": factors.EUR_PER_USD["value"]} for p in (pue_ccf, pue_region)])
 by_pue = uncertainty.evaluate_draws(aggs["baseline"], point).set_index("pue")["co2_kg"]
 emb_g_per_h = profiles.drop_duplicates("instance_type").set_index("instance_type")["embodied_g_per_h"]

@@ -44,6 +44,7 @@ def synthetic_inputs(n_instances: int = N_INSTANCES, n_hours: int = N_HOURS, see
             "instance_id": np.repeat([f"i-{i:04d}" for i in range(n_instances)], n_hours),
             "hour": np.tile(hours, n_instances),
             "instance_type": np.repeat(itypes, n_hours),
+            "lifecycle": "on-demand",
             "running_frac": (rng.random(n_instances * n_hours) < 0.7).astype(float),
             "cpu_util_frac": rng.beta(2, 5, n_instances * n_hours),
         }

@@ -29,7 +29,7 @@ import pandas as pd
 from finops_lib import factors
 from finops_lib.constants import G_PER_KG, WH_PER_KWH
 
-FLEET_HOURLY_COLUMNS = ("instance_id", "hour", "instance_type", "running_frac", "cpu_util_frac")
+FLEET_HOURLY_COLUMNS = ("instance_id", "hour", "instance_type", "lifecycle", "running_frac", "cpu_util_frac")
 
 
 # --------------------------------------------------------------------------- #
@@ -46,16 +46,17 @@ def fleet_hourly_table(hourly_fraction: pd.DataFrame, cpu_hourly: pd.DataFrame, 
     cpu_hourly : pandas.DataFrame
         ``cpu_hourly`` snapshot table (``cpu_util_frac`` = hourly mean). [-]
     instances : pandas.DataFrame
-        ``instances`` snapshot table (``instance_type``).
+        ``instances`` snapshot table (``instance_type``, ``lifecycle``).
 
     Returns
     -------
     pandas.DataFrame
-        ``instance_id``, ``hour``, ``instance_type``, ``running_frac``,
-        ``cpu_util_frac``. Hours without a CloudWatch datum keep NaN CPU
+        ``instance_id``, ``hour``, ``instance_type``, ``lifecycle``
+        (on-demand/spot), ``running_frac``, ``cpu_util_frac``. Hours without a CloudWatch datum keep NaN CPU
         (a gap, reported downstream -- never filled here).
     """
-    types = instances.drop_duplicates("instance_id").set_index("instance_id")["instance_type"]
+    inv = instances.drop_duplicates("instance_id").set_index("instance_id")
+    types = inv["instance_type"]
     unknown = sorted(set(hourly_fraction["instance_id"]) - set(types.index))
     if unknown:
         raise KeyError(f"instances without an inventory row: {unknown[:5]}")
@@ -63,6 +64,7 @@ def fleet_hourly_table(hourly_fraction: pd.DataFrame, cpu_hourly: pd.DataFrame, 
         cpu_hourly[["instance_id", "hour", "cpu_util_frac"]], on=["instance_id", "hour"], how="left"
     )
     out["instance_type"] = out["instance_id"].map(types).astype("string")
+    out["lifecycle"] = out["instance_id"].map(inv["lifecycle"]).astype("string")
     return out[list(FLEET_HOURLY_COLUMNS)]
 
 

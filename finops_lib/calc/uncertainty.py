@@ -2,7 +2,7 @@
 
 The inputs are the named priors of :data:`finops_lib.factors.UNCERTAINTY_PRIORS`
 (``pue``, ``power_scale``, ``intensity_scale``, ``cpu_scale``, ``price_scale``,
-``eur_per_usd``) with the meanings documented there -- the same meanings the
+``spot_price_frac``, ``eur_per_usd``) with the meanings documented there -- the same meanings the
 sandbox uses to draw its hidden truth, so a calibrated Monte Carlo covers the
 truth at its nominal rate.
 
@@ -99,7 +99,10 @@ class FleetAggregates:
     it_power_w : numpy.ndarray
         (n_g, n_h) fleet IT power, Σ_i P_i(min(1, u_ih·s_g))·r_ih. [W]
     cost_usd : numpy.ndarray
-        (n_h,) list-price cost Σ_i r_ih·price_i. [USD]
+        (n_h,) on-demand list-price cost of on-demand instances Σ_i r_ih·price_i. [USD]
+    spot_list_cost_usd : numpy.ndarray
+        (n_h,) the same for Spot instances at their on-demand list price; a
+        draw bills it at ``spot_price_frac``. [USD]
     intensity_g_per_kwh : numpy.ndarray
         (n_h,) reported grid intensity. [gCO2e/kWh]
     energy_without_intensity_kwh : float
@@ -114,6 +117,7 @@ class FleetAggregates:
     it_power_w: np.ndarray
     cost_usd: np.ndarray
     intensity_g_per_kwh: np.ndarray
+    spot_list_cost_usd: np.ndarray
     energy_without_intensity_kwh: float = 0.0
     running_h_without_cpu: float = 0.0
     carbon_power_w: np.ndarray = field(init=False, repr=False)
@@ -186,11 +190,13 @@ def fleet_aggregates(
         p = power_w_from_profiles(types[run], np.minimum(1.0, u[run] * s), profiles)
         power[g] = np.bincount(h_idx[run], weights=p * r[run], minlength=len(hours))
     price = pd.Series(types).map(dict(usd_per_hour)).to_numpy(float)
-    cost = np.bincount(h_idx, weights=r * price, minlength=len(hours))
+    spot = (fleet_hourly["lifecycle"] == "spot").to_numpy(bool)
+    cost = np.bincount(h_idx[~spot], weights=(r * price)[~spot], minlength=len(hours))
+    spot_cost = np.bincount(h_idx[spot], weights=(r * price)[spot], minlength=len(hours))
     intensity = intensity_g_per_kwh.reindex(hours).to_numpy(float)
     one = int(np.argmin(np.abs(grid - 1.0)))
     gap_kwh = float(power[one][np.isnan(intensity)].sum()) / WH_PER_KWH
-    return FleetAggregates(hours, grid, power, cost, intensity, gap_kwh, float(r[no_cpu].sum()))
+    return FleetAggregates(hours, grid, power, cost, intensity, spot_cost, gap_kwh, float(r[no_cpu].sum()))
 
 
 def _grid_weights(grid: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,8 +211,8 @@ def evaluate_draws(agg: FleetAggregates, draws: pd.DataFrame) -> pd.DataFrame:
     """Totals for each row of factor draws; O(draws x grid).
 
     energy = pue·power_scale·Σ_h P_h(cpu_scale)·1 h; CO2e = energy-weighted
-    reported intensity x intensity_scale; cost = Σ_h cost_h x price_scale;
-    EUR = USD x eur_per_usd.
+    reported intensity x intensity_scale; cost = (Σ_h on-demand cost_h +
+    spot_price_frac·Σ_h Spot list cost_h) x price_scale; EUR = USD x eur_per_usd.
 
     Returns
     -------
@@ -220,7 +226,8 @@ def evaluate_draws(agg: FleetAggregates, draws: pd.DataFrame) -> pd.DataFrame:
     out = draws.copy()
     out["energy_kwh"] = facility * ((1 - w) * e_grid[k] + w * e_grid[k + 1])
     out["co2_kg"] = facility * draws["intensity_scale"].to_numpy(float) * ((1 - w) * c_grid[k] + w * c_grid[k + 1])
-    out["cost_usd"] = agg.cost_usd.sum() * draws["price_scale"].to_numpy(float)
+    list_usd = agg.cost_usd.sum() + agg.spot_list_cost_usd.sum() * draws["spot_price_frac"].to_numpy(float)
+    out["cost_usd"] = list_usd * draws["price_scale"].to_numpy(float)
     out["cost_eur"] = out["cost_usd"] * draws["eur_per_usd"].to_numpy(float)
     return out
 

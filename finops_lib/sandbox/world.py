@@ -86,8 +86,9 @@ class WorldConfig:
     ``spot_interruption_rate`` per Spot worker; ``cloudwatch_gap_rate`` per
     instance-hour; ``short_run_rate`` per nightly batch run (an aborted run of
     under 60 s before the real one, to exercise the billing minimum).
-    ``spot_price_frac`` is the Spot price as a fraction of on-demand
-    (modelling assumption, typical 60-70 % Spot discount).
+    ``spot_price_frac`` is the Spot price as a fraction of on-demand; ``None``
+    (default) draws it as a hidden true factor from the
+    ``factors.UNCERTAINTY_PRIORS["spot_price_frac"]`` prior, like the others.
     """
 
     seed: int = 42
@@ -106,7 +107,7 @@ class WorldConfig:
     spot_interruption_rate: float = 0.5
     cloudwatch_gap_rate: float = 0.01
     short_run_rate: float = 0.03
-    spot_price_frac: float = 0.35
+    spot_price_frac: float | None = None
     collection_lag_h: float = 0.0
     truth_power_model: str = "boavizta"
 
@@ -175,7 +176,9 @@ def _validate(c: WorldConfig) -> None:
     excl = c.os_shutdown_rate + c.missing_record_rate + c.late_record_rate
     if excl > 1.0:
         raise bad("os_shutdown_rate", f"os_shutdown + missing_record + late_record rates sum to {excl} > 1")
-    if not isinstance(c.spot_price_frac, int | float) or not 0.0 < c.spot_price_frac <= 1.0:
+    if c.spot_price_frac is not None and (
+        not isinstance(c.spot_price_frac, int | float) or not 0.0 < c.spot_price_frac <= 1.0
+    ):
         raise bad("spot_price_frac", "must be in (0, 1]")
     if not isinstance(c.collection_lag_h, int | float) or c.collection_lag_h < 0:
         raise bad("collection_lag_h", "must be >= 0")
@@ -418,6 +421,8 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
     pieces_df = pd.DataFrame(piece_rows, columns=["instance_id", "start_s", "end_s", "start_cause", "end_cause"])
     events = _events_frame(event_rows, as_of)
     tf = draw_true_factors(config.seed)
+    if config.spot_price_frac is not None:  # fixed by the experiment instead of drawn
+        tf["spot_price_frac"] = float(config.spot_price_frac)
     n_h = w_s // constants.S_PER_H
     run_slot = _running_seconds_per_slot(ids, pieces_df, w_s)  # (n, slots)
     cpu_pct = _served_cpu_pct(instances, ws, w_s, _rng(config.seed, 3))  # (n, slots)
@@ -625,7 +630,7 @@ def _gaps(has_data: np.ndarray, rate: float, rng) -> np.ndarray:
 
 def _rate_usd_per_h(itype: str, lifecycle: str, config: WorldConfig, tf: dict, prices: dict) -> float:
     """Billed rate: list price x price_scale (x spot_price_frac for Spot). [USD/h]"""
-    frac = config.spot_price_frac if lifecycle == "spot" else 1.0
+    frac = tf["spot_price_frac"] if lifecycle == "spot" else 1.0
     return prices[itype] * tf["price_scale"] * frac
 
 

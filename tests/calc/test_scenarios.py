@@ -21,7 +21,8 @@ def _fleet(hours, ids_types, running, cpu):
     rows = []
     for (iid, t), r_row, c_row in zip(ids_types, running, cpu, strict=True):
         for h, r, c in zip(hours, r_row, c_row, strict=True):
-            rows.append({"instance_id": iid, "hour": h, "instance_type": t, "running_frac": r, "cpu_util_frac": c})
+            rows.append({"instance_id": iid, "hour": h, "instance_type": t, "lifecycle": "on-demand",
+                         "running_frac": r, "cpu_util_frac": c})
     return pd.DataFrame(rows)
 
 
@@ -171,8 +172,9 @@ def test_fleet_hourly_table_keeps_cpu_gaps_and_maps_types():
     h = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
     frac = pd.DataFrame({"instance_id": "i-a", "hour": h, "running_frac": [1.0, 1.0, 0.0]})
     cpu = pd.DataFrame({"instance_id": "i-a", "hour": h[:1], "cpu_util_frac": [0.3]})
-    inst = pd.DataFrame({"instance_id": ["i-a"], "instance_type": ["m5.large"], "tags": ["{}"]})
+    inst = pd.DataFrame({"instance_id": ["i-a"], "instance_type": ["m5.large"], "lifecycle": ["spot"], "tags": ["{}"]})
     fh = sc.fleet_hourly_table(frac, cpu, inst)
+    assert (fh["lifecycle"] == "spot").all()
     assert fh["cpu_util_frac"].iloc[0] == 0.3 and fh["cpu_util_frac"].iloc[1:].isna().all()
     assert (fh["instance_type"] == "m5.large").all()
     with pytest.raises(KeyError, match="i-zz"):

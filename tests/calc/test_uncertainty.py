@@ -32,9 +32,17 @@ def _world(seed, n_inst=8, n_h=72):
         r = np.where(on, rng.choice([1.0, 0.5, 0.25], n_h, p=[0.8, 0.1, 0.1]), 0.0)
         u = rng.beta(2, 5, n_h)
         for h, rr, uu in zip(hours, r, u, strict=True):
-            rows.append({"instance_id": f"i-{i}", "hour": h, "instance_type": t, "running_frac": rr, "cpu_util_frac": uu})
+            rows.append({"instance_id": f"i-{i}", "hour": h, "instance_type": t,
+                         "lifecycle": "spot" if i == 1 else "on-demand",
+                         "running_frac": rr, "cpu_util_frac": uu})
     intensity = pd.Series(371 * (1 + 0.35 * np.sin(np.arange(n_h) / 24 * 2 * np.pi)), index=hours)
     return pd.DataFrame(rows), intensity
+
+
+def _list_cost_usd(fh, spot_price_frac):
+    """Σ running_frac x list price, Spot rows at spot_price_frac of it. [USD]"""
+    cost = fh["running_frac"] * fh["instance_type"].map(PRICES)
+    return float((cost * np.where(fh["lifecycle"] == "spot", spot_price_frac, 1.0)).sum())
 
 
 def _truth(fh, intensity, f):
@@ -44,7 +52,7 @@ def _truth(fh, intensity, f):
     pt = sc.fleet_hourly_totals(true, _profiles(), PRICES, intensity * f["intensity_scale"], pue=f["pue"], eur_per_usd=1.0)
     return {
         "co2_kg": pt["co2_kg"] * f["power_scale"],
-        "cost_eur": pt["cost_usd"] * f["price_scale"] * f["eur_per_usd"],
+        "cost_eur": _list_cost_usd(fh, f["spot_price_frac"]) * f["price_scale"] * f["eur_per_usd"],
     }
 
 
@@ -69,19 +77,22 @@ def test_draws_are_reproducible_by_seed():
 def test_evaluate_draws_equals_point_estimate_at_given_factors():
     fh, intensity = _world(1)
     agg = unc.fleet_aggregates(fh, _profiles(), PRICES, intensity)
-    f = {"pue": 1.2, "power_scale": 1.1, "intensity_scale": 0.95, "cpu_scale": 1.0, "price_scale": 1.02, "eur_per_usd": 0.9}
+    f = {"pue": 1.2, "power_scale": 1.1, "intensity_scale": 0.95, "cpu_scale": 1.0, "price_scale": 1.02,
+         "spot_price_frac": 0.4, "eur_per_usd": 0.9}
     got = unc.evaluate_draws(agg, pd.DataFrame([f])).iloc[0]
     pt = sc.fleet_hourly_totals(fh, _profiles(), PRICES, intensity, pue=1.2, eur_per_usd=0.9)
     assert_allclose(got["energy_kwh"], pt["energy_kwh"] * 1.1, rtol=1e-12)
     assert_allclose(got["co2_kg"], pt["co2_kg"] * 1.1 * 0.95, rtol=1e-12)
-    assert_allclose(got["cost_eur"], pt["cost_eur"] * 1.02, rtol=1e-12)
+    assert_allclose(got["cost_eur"], _list_cost_usd(fh, 0.4) * 1.02 * 0.9, rtol=1e-12)
+    assert _list_cost_usd(fh, 0.4) < pt["cost_usd"]  # the Spot instance is billed below its list price
 
 
 @pytest.mark.parametrize("s", [0.83, 0.97, 1.07, 1.2])
 def test_cpu_scale_grid_interpolation_is_accurate(s):
     fh, intensity = _world(2)
     agg = unc.fleet_aggregates(fh, _profiles(), PRICES, intensity)
-    f = {"pue": 1.0, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": s, "price_scale": 1.0, "eur_per_usd": 1.0}
+    f = {"pue": 1.0, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": s, "price_scale": 1.0,
+         "spot_price_frac": 1.0, "eur_per_usd": 1.0}
     got = unc.evaluate_draws(agg, pd.DataFrame([f])).iloc[0]
     assert_allclose(got["co2_kg"], _truth(fh, intensity, f)["co2_kg"], rtol=2e-3)
 
@@ -102,6 +113,7 @@ def test_aggregates_report_missing_cpu_as_gap_and_refuse_missing_price():
 
 def test_quantiles_hourly_band_and_savings():
     fh, intensity = _world(4)
+    fh = fh.assign(lifecycle="on-demand")  # all at list price: cost savings are then exact per draw
     agg = unc.fleet_aggregates(fh, _profiles(), PRICES, intensity)
     base = unc.monte_carlo(agg, 2000, seed=7)
     q = base.quantiles()
@@ -129,8 +141,12 @@ def test_sobol_indices_attribute_cost_to_price_and_fx_only():
     s = unc.sobol(agg, n=2048, seed=1)
     for f in ("pue", "power_scale", "intensity_scale", "cpu_scale"):
         assert abs(s.loc[f, "cost_eur_total"]) < 0.02
-    for f in ("price_scale", "eur_per_usd"):
+    for f in ("price_scale", "spot_price_frac", "eur_per_usd"):
         assert abs(s.loc[f, "co2_kg_total"]) < 0.02
+    # one of the eight instances is Spot (1.5 % of list cost): a small but real share, zero without Spot
+    assert s.loc["spot_price_frac", "cost_eur_total"] > 0.001
+    no_spot = unc.sobol(unc.fleet_aggregates(fh.assign(lifecycle="on-demand"), _profiles(), PRICES, intensity), n=256)
+    assert abs(no_spot.loc["spot_price_frac", "cost_eur_total"]) < 1e-9
     # CO2: power (sd 0.10) > PUE (uniform 1.135..1.35, log-sd ~0.05) > intensity (0.05) ~ cpu
     st = s["co2_kg_total"]
     assert st["power_scale"] > st["pue"] > 0.1

@@ -112,7 +112,7 @@ def test_billing_is_per_second_with_60s_minimum(world, truth):
     assert (dur_s[applies] < 60).any(), "the world should contain short runs to exercise the minimum"
     tf = world.true_factors
     info = world.instances.set_index("instance_id")
-    frac = np.where(info.loc[bill["instance_id"], "lifecycle"].eq("spot"), world.config.spot_price_frac, 1.0)
+    frac = np.where(info.loc[bill["instance_id"], "lifecycle"].eq("spot"), world.true_factors["spot_price_frac"], 1.0)
     price = [factors.INSTANCE_CATALOG[t]["usd_per_hour"] for t in info.loc[bill["instance_id"], "instance_type"]]
     assert_allclose(bill["cost_usd"], bill["billed_s"] / 3600 * np.asarray(price) * tf["price_scale"] * frac)
 
