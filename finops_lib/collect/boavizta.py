@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -63,16 +64,20 @@ def boavizta_server(*, python: str | None = None, port: int | None = None, timeo
                                 "BOAVIZTA_PYTHON / BOAVIZTA_URL)")
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
+    # The server's log goes to a file, not a pipe: an unread pipe fills up (64 KiB of
+    # warnings) and then blocks the server mid-request.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [python, "-m", "uvicorn", "boaviztapi.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=log,
     )
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace")[-500:] if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")[-500:]
                 raise SourceUnavailable(f"BoaviztAPI server exited with code {proc.returncode}: {err}")
             try:
                 if requests.get(f"{url}/v1/utils/version", timeout=2).status_code == 200:
@@ -90,8 +95,7 @@ def boavizta_server(*, python: str | None = None, port: int | None = None, timeo
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 def get_power_profiles_boavizta(instance_types, base_url: str, load_fracs=LOAD_FRACS, *,
