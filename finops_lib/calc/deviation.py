@@ -202,9 +202,14 @@ def daily_compute_comparison(hourly_cost: pd.DataFrame, instances: pd.DataFrame,
     comp = itype.notna().to_numpy()
     billed = (pd.DataFrame({"day": cday[comp], "instance_type": itype[comp], "cost_usd": costs["cost_usd"][comp]})
               .groupby(["day", "instance_type"])["cost_usd"].sum().rename("billed_usd"))
-    out = pd.concat([calc, billed], axis=1).fillna(0.0).reset_index()
-    out.loc[~out["day"].isin(calc_days), "calculated_usd"] = np.nan
-    out.loc[~out["day"].isin(bill_days), "billed_usd"] = np.nan
+    # a (day, type) row absent from a side that covers that day is 0 on that side; a
+    # NaN the side computed itself (e.g. unknown runtime) stays NaN, never 0
+    index = calc.index.union(billed.index)
+    out = pd.concat([calc.reindex(index), billed.reindex(index)], axis=1)
+    for col, side, days in (("calculated_usd", calc, calc_days), ("billed_usd", billed, bill_days)):
+        absent = ~index.isin(side.index)
+        out.loc[absent, col] = np.where(index[absent].get_level_values("day").isin(days), 0.0, np.nan)
+    out = out.reset_index()
     return out.sort_values(["day", "instance_type"]).reset_index(drop=True)
 
 

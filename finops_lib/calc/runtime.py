@@ -529,7 +529,10 @@ def _leading_start(pres: pd.Series | None, lo: pd.Timestamp, hi: pd.Timestamp) -
         h -= one_h  # stopped early in its hour
         if h not in pres.index or h < lo.floor("h"):
             return None
-    while h - one_h in pres.index and h - one_h > lo.floor("h"):
+    # the hour holding ``lo`` may join the run only when ``lo`` is on the hour: a
+    # mid-hour ``lo`` shares its hour's datapoints with the run that ended there
+    first = lo if lo == lo.floor("h") else lo.floor("h") + one_h
+    while h - one_h in pres.index and h - one_h >= first:
         h -= one_h
     return min(hi, max(lo, h + pd.Timedelta(seconds=S_PER_H - float(pres[h]))))
 

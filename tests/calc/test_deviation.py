@@ -100,3 +100,18 @@ def test_daily_compute_comparison():
     assert_allclose(out["billed_usd"].to_numpy()[:2], [0.5, 2.2])
     assert np.isnan(out["billed_usd"].iloc[2])  # Nov 2 not in Cost Explorer data: NaN, not 0
     assert_allclose(mape(out["calculated_usd"][1:], out["billed_usd"][1:], nan_policy="omit"), 0.2 / 2.2)
+
+
+def test_daily_compute_comparison_keeps_a_calculated_gap_as_nan():
+    # i-b's runtime is unknown (NaN cost every hour): its days must stay NaN, never 0 against a bill
+    hours = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    hc = pd.concat([pd.DataFrame({"instance_id": "i-a", "hour": hours, "cost_usd": 0.115}),
+                    pd.DataFrame({"instance_id": "i-b", "hour": hours, "cost_usd": np.nan})])
+    inst = pd.DataFrame({"instance_id": ["i-a", "i-b"], "instance_type": ["m5.large", "c5.large"]})
+    costs = pd.DataFrame({"period_start": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02"], utc=True),
+                          "usage_type": ["EUC1-BoxUsage:m5.large", "EUC1-BoxUsage:c5.large"] * 2,
+                          "cost_usd": [2.76, 2.33, 2.76, 2.33]})
+    out = daily_compute_comparison(hc, inst, costs).set_index(["instance_type"])
+    assert out.loc["c5.large", "calculated_usd"].isna().all()
+    assert_allclose(out.loc["m5.large", "calculated_usd"], [2.76, 2.76])
+    assert_allclose(mape(out["calculated_usd"], out["billed_usd"], nan_policy="omit"), 0.0, atol=1e-12)

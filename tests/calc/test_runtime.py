@@ -563,3 +563,16 @@ def test_estimate_runtime_dispatches_every_named_estimator():
                      "launch_time": 10.0, "current_state": 0.0, "cloudwatch_presence": 4.0}
     with pytest.raises(ValueError, match="unknown runtime estimator 'psychic'"):
         estimate_runtime("psychic", events, inst, cpu, WS, WE)
+
+
+def test_cloudwatch_run_reaching_the_window_start_on_the_hour_is_counted_from_it():
+    # stopped before the window, datapoints from 00:00, a stop at 02:30 that says it was running:
+    # the run began at the window start (00:00), not an hour later
+    events = schema.conform("state_events", pd.DataFrame({
+        "event_time": pd.to_datetime(["2026-10-31T12:00Z", "2026-11-01T02:30Z"], utc=True),
+        "event_name": "StopInstances", "instance_id": "i-a", "source": "cloudtrail", "event_id": ["e1", "e2"],
+        "previous_state": "running", "current_state": "stopping"}))
+    cpu = cpu_rows("i-a", {"00": 12, "01": 12, "02": 6})
+    iv, dg = running_intervals(events, instances([("i-a", None, "stopped")]), WS, WE, cpu_hourly=cpu)
+    assert list(iv["start"]) == [WS] and list(iv["end"]) == [ts("2026-11-01T02:30:00Z")]
+    assert (dg.iloc[0]["stop_without_start"], dg.iloc[0]["cloudwatch_adjusted"]) == (1, 1)
