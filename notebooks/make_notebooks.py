@@ -357,7 +357,7 @@ daily_costs = snap["costs"][(snap["costs"]["granularity"] == "DAILY") & (snap["c
 daily_costs = daily_costs[(daily_costs["period_start"] >= ws) & (daily_costs["period_start"] < we)]
 daily = calc.daily_compute_comparison(calc.hourly_cost_usd(frac, instances, snap["prices"]), instances, daily_costs)
 pairs = daily.dropna(subset=["calculated_usd", "billed_usd"])
-cost_hours = fp.loc[fp["running_frac"] > 0, "hour"].unique()
+cost_hours = fp.dropna(subset=["cost_eur"])["hour"].unique()  # a known cost, idle hours (0 EUR) included
 totals = {
     "cost_eur": float(fp["cost_eur"].sum()), "energy_kwh": float(fp["energy_kwh"].sum()), "co2_kg": float(fp["co2_g"].sum()) / 1000,
     "running_h": float(fp["running_frac"].sum()),
