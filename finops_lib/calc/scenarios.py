@@ -169,9 +169,10 @@ def carbon_aware_shift(release, duration_h: int, deadline, intensity_g_per_kwh: 
     deadline : pandas.Timestamp
         Latest end (UTC); the job must finish by ``deadline``.
     intensity_g_per_kwh : pandas.Series
-        Hourly grid intensity indexed by UTC hour (contiguous, hourly). In a
-        retrospective study the realised series stands in for the forecast a
-        live scheduler would use [1]_. [gCO2e/kWh]
+        Hourly grid intensity indexed by UTC hour starts. Missing hours (absent
+        from the index or NaN) are gaps: a window containing one has no mean
+        and is never chosen. In a retrospective study the realised series
+        stands in for the forecast a live scheduler would use [1]_. [gCO2e/kWh]
 
     Returns
     -------
@@ -182,8 +183,9 @@ def carbon_aware_shift(release, duration_h: int, deadline, intensity_g_per_kwh: 
     Raises
     ------
     ValueError
-        If the job does not fit between release and deadline, or no window in
-        between has complete intensity data.
+        If the job does not fit between release and deadline, no window in
+        between has complete intensity data, or the intensity index is not on
+        whole hours / has duplicates.
     """
     duration_h = int(duration_h)
     if duration_h < 1:
@@ -193,12 +195,29 @@ def carbon_aware_shift(release, duration_h: int, deadline, intensity_g_per_kwh: 
     latest_start = deadline - pd.Timedelta(hours=duration_h)
     if latest_start < release:
         raise ValueError(f"job of {duration_h} h released {release} cannot finish by deadline {deadline}")
-    s = intensity_g_per_kwh.sort_index()
-    window_mean = s.rolling(duration_h).mean().shift(-(duration_h - 1))  # mean of [t, t+d)
+    s = _complete_hourly(intensity_g_per_kwh)
+    # mean of [t, t+d); rolling needs all d values (min_periods = window), so a gap voids the window
+    window_mean = s.rolling(duration_h).mean().shift(-(duration_h - 1))
     cand = window_mean.loc[release:latest_start].dropna()
     if cand.empty:
         raise ValueError(f"no complete intensity data for any window between {release} and {deadline}")
     return cand.idxmin()
+
+
+def _complete_hourly(s: pd.Series) -> pd.Series:
+    """``s`` on a complete hourly index from its first to its last hour; absent hours become NaN."""
+    s = s.sort_index()
+    idx = pd.DatetimeIndex(s.index)
+    if idx.has_duplicates:
+        raise ValueError(f"intensity series has duplicate hours, e.g. {idx[idx.duplicated()][0]}")
+    if len(idx) and not (idx == idx.floor("h")).all():
+        raise ValueError(f"intensity series must be indexed by whole UTC hours, got {idx[idx != idx.floor('h')][0]}")
+    if len(idx) == 0:
+        return s.astype(float)
+    return s.reindex(pd.date_range(idx[0], idx[-1], freq="h")).astype(float)
+
+
+JOB_COLUMNS = ["instance_id", "release", "duration_h", "deadline", "original_start"]
 
 
 def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[str], slack_h: int) -> pd.DataFrame:
@@ -218,7 +237,8 @@ def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[st
     -------
     pandas.DataFrame
         Columns ``instance_id``, ``release`` (first hour), ``duration_h``,
-        ``deadline``; one row per run of consecutive hours with running_frac > 0.
+        ``deadline``, ``original_start`` (first hour of the run, here =
+        release); one row per run of consecutive hours with running_frac > 0.
     """
     if slack_h < 0:
         raise ValueError(f"slack_h must be >= 0, got {slack_h}")
@@ -234,22 +254,26 @@ def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[st
             deadline = hh[-1] + pd.Timedelta(hours=1 + slack_h)
             if k + 1 < len(runs):
                 deadline = min(deadline, runs[k + 1][0])
-            rows.append({"instance_id": iid, "release": hh[0], "duration_h": len(hh), "deadline": deadline})
-    return pd.DataFrame(rows, columns=["instance_id", "release", "duration_h", "deadline"])
+            rows.append({"instance_id": iid, "release": hh[0], "duration_h": len(hh), "deadline": deadline,
+                         "original_start": hh[0]})
+    return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
 def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24) -> pd.DataFrame:
     """Jobs of instances tagged ``flexible=true`` with a ``deadline_hour_utc`` tag.
 
     Each run of consecutive running hours is one job. Its deadline is the
-    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end; it
-    may start at most ``window_h`` hours before the deadline, but not before
-    the previous run of the same instance ended.
+    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end, but
+    never later than the start of the next run of the same instance; it may
+    start at most ``window_h`` hours before the deadline, but not before the
+    previous run of the same instance ended. So a job can only move within
+    the idle gaps around it.
 
     Returns
     -------
     pandas.DataFrame
-        ``instance_id``, ``release``, ``duration_h``, ``deadline``.
+        ``instance_id``, ``release``, ``duration_h``, ``deadline``,
+        ``original_start`` (first hour of the observed run).
 
     Raises
     ------
@@ -260,7 +284,7 @@ def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h:
         raise ValueError(f"window_h must be >= 1, got {window_h}")
     tags = instance_tags(instances)
     if "flexible" not in tags:
-        return pd.DataFrame(columns=["instance_id", "release", "duration_h", "deadline"])
+        return pd.DataFrame(columns=JOB_COLUMNS)
     flex = tags.index[tags["flexible"].fillna("false").str.lower() == "true"]
     runs = jobs_from_fleet_hourly(fleet_hourly, flex, slack_h=0)
     rows = []
@@ -268,19 +292,23 @@ def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h:
         raw = tags.loc[iid, "deadline_hour_utc"] if "deadline_hour_utc" in tags else pd.NA
         if pd.isna(raw) or not str(raw).isdigit() or not 0 <= int(raw) < 24:
             raise ValueError(f"flexible instance {iid} has no valid deadline_hour_utc tag (got {raw!r})")
-        prev_end = None
-        for job in g.sort_values("release").itertuples(index=False):
-            end = job.release + pd.Timedelta(hours=job.duration_h)
+        g = g.sort_values("original_start").reset_index(drop=True)
+        for k, job in enumerate(g.itertuples(index=False)):
+            start = job.original_start
+            end = start + pd.Timedelta(hours=job.duration_h)
             deadline = end.normalize() + pd.Timedelta(hours=int(raw))
             if deadline < end:
                 deadline += pd.Timedelta(days=1)
+            if k + 1 < len(g):
+                deadline = min(deadline, g.loc[k + 1, "original_start"])  # never into the next run
             release = deadline - pd.Timedelta(hours=window_h)
-            if prev_end is not None:
-                release = max(release, prev_end)
-            release = min(release, job.release)
-            rows.append({"instance_id": iid, "release": release, "duration_h": job.duration_h, "deadline": deadline})
-            prev_end = end
-    return pd.DataFrame(rows, columns=["instance_id", "release", "duration_h", "deadline"])
+            if k > 0:
+                prev = g.loc[k - 1]
+                release = max(release, prev["original_start"] + pd.Timedelta(hours=int(prev["duration_h"])))
+            release = min(release, start)
+            rows.append({"instance_id": iid, "release": release, "duration_h": job.duration_h, "deadline": deadline,
+                         "original_start": start})
+    return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
 def apply_carbon_aware_shift(
@@ -289,65 +317,102 @@ def apply_carbon_aware_shift(
     """Scenario: move each flexible job into its greenest window before its deadline.
 
     The job's hourly profile (running_frac, cpu_util_frac) moves as a block
-    from its original start (first running hour at or after ``release``);
-    release and deadline are clipped to the intensity series (no data -> no
-    shift into that time). A job stays where it is when no window is greener,
-    when its own window lacks intensity data, or when the target hours are
-    already used by another run of the same instance.
+    from ``original_start``; release and deadline are clipped to the
+    intensity series (no data -> no shift into that time). A job stays where
+    it is (``plan.reason`` says why) when no window is greener, when its own
+    window lacks intensity data for any hour, or when the target hours are
+    already used by another run of the same instance. Deadlines are never
+    extended.
+
+    Parameters
+    ----------
+    fleet_hourly : pandas.DataFrame
+        Fleet-hourly table.
+    jobs : pandas.DataFrame
+        ``instance_id``, ``release``, ``duration_h``, ``deadline``,
+        ``original_start`` (from :func:`flexible_jobs` or
+        :func:`jobs_from_fleet_hourly`).
+    intensity_g_per_kwh : pandas.Series
+        Hourly intensity by UTC hour; missing hours are gaps. [gCO2e/kWh]
 
     Returns
     -------
     shifted : pandas.DataFrame
-        Fleet-hourly table with the jobs moved (rows of the new hours replace
-        the old rows' values; hours vacated get running_frac 0).
+        Fleet-hourly table with the jobs moved (rows of the new hours take the
+        block's values; hours vacated get running_frac 0 and NaN CPU).
     plan : pandas.DataFrame
-        ``jobs`` plus ``original_start``, ``best_start`` and ``shift_h``.
+        ``jobs`` plus ``best_start``, ``shift_h`` and ``reason`` (moved,
+        not_greener, own_window_lacks_intensity, target_hours_busy).
+
+    Raises
+    ------
+    ValueError
+        If ``jobs`` lacks a column, a job does not fit between its release
+        and deadline around its original start, or the fleet table is not
+        running in every hour of a job's original block.
     """
     _check_fleet_hourly(fleet_hourly)
+    missing = [c for c in JOB_COLUMNS if c not in jobs.columns]
+    if missing:
+        raise ValueError(f"jobs table lacks columns {missing} (use flexible_jobs / jobs_from_fleet_hourly)")
     out = fleet_hourly.copy().set_index(["instance_id", "hour"]).sort_index()
-    first_hour = intensity_g_per_kwh.index.min()
-    last_hour = intensity_g_per_kwh.index.max() + pd.Timedelta(hours=1)
-    # where each job really runs now: its first running hour at or after release
-    best = []
+    s = _complete_hourly(intensity_g_per_kwh)
+    first_hour = s.index.min()
+    last_hour = s.index.max() + pd.Timedelta(hours=1)
+    best, reasons = [], []
     for job in jobs.itertuples(index=False):
-        orig = _first_run_hour(out, job.instance_id, job.release)
+        d = int(job.duration_h)
+        orig = pd.Timestamp(job.original_start)
+        old = pd.date_range(orig, periods=d, freq="h")
+        if not (pd.Timestamp(job.release) <= orig and old[-1] + pd.Timedelta(hours=1) <= pd.Timestamp(job.deadline)):
+            raise ValueError(f"job of {job.instance_id} at {orig} ({d} h) lies outside its release "
+                             f"{job.release} .. deadline {job.deadline}")
+        run_now = _running_at(fleet_hourly, job.instance_id, old)
+        if not (run_now > 0).all():
+            raise ValueError(f"job of {job.instance_id} at {orig} ({d} h): the instance is not running in every hour")
+        orig_mean = _window_mean(s, orig, d)
+        if np.isnan(orig_mean):
+            best.append(orig), reasons.append("own_window_lacks_intensity")
+            continue
         release = max(pd.Timestamp(job.release), first_hour)
-        deadline = max(min(pd.Timestamp(job.deadline), last_hour), orig + pd.Timedelta(hours=job.duration_h))
-        start = carbon_aware_shift(release, job.duration_h, deadline, intensity_g_per_kwh)
-        orig_mean = _window_mean(intensity_g_per_kwh, orig, job.duration_h)
-        if not _window_mean(intensity_g_per_kwh, start, job.duration_h) < orig_mean:  # also NaN
-            start = orig  # never move a job to a window that is not greener (or not comparable)
-        old = pd.date_range(orig, periods=job.duration_h, freq="h")
-        new = pd.date_range(start, periods=job.duration_h, freq="h")
+        deadline = min(pd.Timestamp(job.deadline), last_hour)  # >= orig + d, since the own window has data
+        start = carbon_aware_shift(release, d, deadline, s)
+        if not _window_mean(s, start, d) < orig_mean:
+            best.append(orig), reasons.append("not_greener")
+            continue
+        new = pd.date_range(start, periods=d, freq="h")
         busy = out.reindex([(job.instance_id, h) for h in new.difference(old)])["running_frac"].fillna(0.0)
         if (busy > 0).any():
-            start = orig  # another run of this instance occupies the target hours
-        if start != orig:
-            block = out.loc[[(job.instance_id, h) for h in old], ["running_frac", "cpu_util_frac"]].to_numpy()
-            itype = out.loc[(job.instance_id, old[0]), "instance_type"]
-            out.loc[[(job.instance_id, h) for h in old], "running_frac"] = 0.0
-            for h, (r, c) in zip(new, block, strict=True):
-                out.loc[(job.instance_id, h), ["running_frac", "cpu_util_frac", "instance_type"]] = [r, c, itype]
-        best.append((orig, start))
+            best.append(orig), reasons.append("target_hours_busy")
+            continue
+        old_keys = [(job.instance_id, h) for h in old]
+        block = out.loc[old_keys, ["running_frac", "cpu_util_frac"]].to_numpy(float)
+        first = out.loc[old_keys[0]]
+        out.loc[old_keys, "running_frac"] = 0.0
+        out.loc[old_keys, "cpu_util_frac"] = np.nan
+        for h, (r, c) in zip(new, block, strict=True):
+            out.loc[(job.instance_id, h), ["running_frac", "cpu_util_frac", "instance_type", "lifecycle"]] = [
+                r, c, first["instance_type"], first["lifecycle"]]
+        best.append(start), reasons.append("moved")
     plan = jobs.copy()
-    plan["original_start"] = pd.to_datetime([b[0] for b in best], utc=True)
-    plan["best_start"] = pd.to_datetime([b[1] for b in best], utc=True)
+    plan["original_start"] = pd.to_datetime(plan["original_start"], utc=True)
+    plan["best_start"] = pd.to_datetime(best, utc=True)
     plan["shift_h"] = (plan["best_start"] - plan["original_start"]) / pd.Timedelta(hours=1)
+    plan["reason"] = pd.Series(reasons, index=plan.index, dtype="string")
     out = out.sort_index().reset_index()
     out["running_frac"] = out["running_frac"].fillna(0.0)
     return out, plan
 
 
-def _first_run_hour(table: pd.DataFrame, iid: str, release) -> pd.Timestamp:
-    sub = table.loc[iid]
-    hit = sub.index[(sub.index >= pd.Timestamp(release).floor("h")) & (sub["running_frac"].to_numpy() > 0)]
-    if len(hit) == 0:
-        raise ValueError(f"job of {iid} released {release}: no running hour at or after release")
-    return hit[0]
+def _running_at(fleet_hourly: pd.DataFrame, instance_id: str, hours: pd.DatetimeIndex) -> np.ndarray:
+    """running_frac of one instance at the given hours (NaN where the table has no row). [-]"""
+    sub = fleet_hourly[fleet_hourly["instance_id"] == instance_id].set_index("hour")["running_frac"]
+    return sub.reindex(hours).to_numpy(float)
 
 
 def _window_mean(s: pd.Series, start, duration_h: int) -> float:
-    return float(s.reindex(pd.date_range(start, periods=duration_h, freq="h")).mean())
+    """Mean of ``s`` over [start, start + duration_h h); NaN if any hour lacks data."""
+    return float(s.reindex(pd.date_range(start, periods=duration_h, freq="h")).mean(skipna=False))
 
 
 # --------------------------------------------------------------------------- #
@@ -358,14 +423,22 @@ def rightsize(
     cpu_p95_frac: float,
     target_util_frac: float = 0.6,
     catalog: Mapping = factors.INSTANCE_CATALOG,
+    min_memory_frac: float = 0.5,
 ) -> str:
     """Cheapest type of the same family whose vCPUs carry the observed load.
 
     A candidate must (a) belong to the same family (text before the dot),
-    (b) keep at least the current memory per vCPU (CloudWatch has no memory
-    metric by default, so memory is scaled with vCPUs, never reduced beyond
-    that), and (c) run the observed 95th-percentile CPU at or below
-    ``target_util_frac``: ``cpu_p95_frac * vcpu_now / vcpu_new <= target``.
+    (b) keep at least the current memory per vCPU, (c) keep at least
+    ``min_memory_frac`` of the current total memory, and (d) run the observed
+    95th-percentile CPU at or below ``target_util_frac``:
+    ``cpu_p95_frac * vcpu_now / vcpu_new <= target``.
+
+    Memory: CloudWatch has no memory metric by default, so memory use is
+    unknown. Downsizing within a family necessarily shrinks total memory with
+    the vCPUs; (b) keeps the ratio, (c) bounds the unobserved risk. The
+    default 0.5 allows one size step down (sizes double within a family) --
+    a judgement call, not a measured value; pass 1.0 to never reduce memory
+    or a smaller value when memory use is known to be low.
 
     Parameters
     ----------
@@ -377,6 +450,8 @@ def rightsize(
         Highest acceptable p95 utilisation after resizing. [-]
     catalog : mapping
         ``factors.INSTANCE_CATALOG`` (vcpu, memory_gib, usd_per_hour).
+    min_memory_frac : float, default 0.5
+        Smallest acceptable new/current total memory ratio, in (0, 1]. [-]
 
     Returns
     -------
@@ -388,6 +463,8 @@ def rightsize(
         raise KeyError(f"unknown instance type {instance_type!r}; not in the instance catalog")
     if not (0 < target_util_frac <= 1):
         raise ValueError(f"target_util_frac must be in (0, 1], got {target_util_frac}")
+    if not (0 < min_memory_frac <= 1):
+        raise ValueError(f"min_memory_frac must be in (0, 1], got {min_memory_frac}")
     if pd.isna(cpu_p95_frac):
         return instance_type
     if not (0 <= cpu_p95_frac <= 1):
@@ -400,7 +477,8 @@ def rightsize(
         if name.split(".")[0] != family or spec["usd_per_hour"] >= best_price:
             continue
         fits_cpu = cpu_p95_frac * cur["vcpu"] / spec["vcpu"] <= target_util_frac
-        fits_mem = spec["memory_gib"] / spec["vcpu"] >= mem_per_vcpu - 1e-9
+        fits_mem = (spec["memory_gib"] / spec["vcpu"] >= mem_per_vcpu - 1e-9
+                    and spec["memory_gib"] >= min_memory_frac * cur["memory_gib"] - 1e-9)
         if fits_cpu and fits_mem:
             best, best_price = name, spec["usd_per_hour"]
     return best
@@ -411,8 +489,11 @@ def rightsizing_plan(
     quantile: float = 0.95,
     target_util_frac: float = 0.6,
     catalog: Mapping = factors.INSTANCE_CATALOG,
+    min_memory_frac: float = 0.5,
 ) -> pd.DataFrame:
     """Recommended type per instance from its CPU percentile over running hours.
+
+    See :func:`rightsize` for the rules (incl. ``min_memory_frac``).
 
     Returns
     -------
@@ -427,7 +508,7 @@ def rightsizing_plan(
     types = fleet_hourly.groupby("instance_id")["instance_type"].first()
     plan = pd.DataFrame({"instance_type": types, "cpu_p95_frac": q.reindex(types.index)})
     plan["new_type"] = [
-        rightsize(t, c, target_util_frac, catalog) for t, c in zip(plan["instance_type"], plan["cpu_p95_frac"], strict=True)
+        rightsize(t, c, target_util_frac, catalog, min_memory_frac) for t, c in zip(plan["instance_type"], plan["cpu_p95_frac"], strict=True)
     ]
     plan["vcpu_ratio"] = [catalog[a]["vcpu"] / catalog[b]["vcpu"] for a, b in zip(plan["instance_type"], plan["new_type"], strict=True)]
     return plan.rename_axis("instance_id").reset_index()
@@ -451,7 +532,7 @@ def apply_rightsizing(fleet_hourly: pd.DataFrame, plan: pd.DataFrame) -> pd.Data
 # --------------------------------------------------------------------------- #
 # Evaluation of one fleet-hourly table (point estimate)
 # --------------------------------------------------------------------------- #
-def power_w_from_profiles(instance_type, cpu_util_frac, profiles: pd.DataFrame) -> np.ndarray:
+def power_w_from_profiles(instance_type, cpu_util_frac, profiles: pd.DataFrame, source: str | None = None) -> np.ndarray:
     """IT power by linear interpolation of each type's load curve.
 
     Parameters
@@ -461,7 +542,12 @@ def power_w_from_profiles(instance_type, cpu_util_frac, profiles: pd.DataFrame) 
         Load in [0, 1]; values outside are clipped (the curve is defined on
         0..1 only). NaN stays NaN. [-]
     profiles : pandas.DataFrame
-        ``power_profiles`` table (instance_type, load_frac, power_w).
+        ``power_profiles`` table (instance_type, load_frac, power_w, optional
+        source).
+    source : str, optional
+        Use only rows with this ``source`` (boavizta, ccf, ...). None: every
+        type's rows must come from one source (a curve is never interpolated
+        across two models).
 
     Returns
     -------
@@ -472,16 +558,29 @@ def power_w_from_profiles(instance_type, cpu_util_frac, profiles: pd.DataFrame) 
     ------
     KeyError
         If a type has no curve in ``profiles`` (no fallback model).
+    ValueError
+        If a type's rows come from several sources (and ``source`` is None),
+        or its curve repeats a load point.
     """
     types = np.asarray(instance_type, dtype=object)
     u = np.clip(np.asarray(cpu_util_frac, dtype=float), 0.0, 1.0)
     out = np.full(u.shape, np.nan)
+    if "source" in profiles.columns:
+        if source is not None:
+            profiles = profiles[(profiles["source"] == source).fillna(False).to_numpy(bool)]
+    elif source is not None:
+        raise ValueError(f"profiles have no source column; cannot select source {source!r}")
     curves = {t: g.sort_values("load_frac") for t, g in profiles.groupby("instance_type")}
     for t in pd.unique(types):
         if t not in curves:
-            raise KeyError(f"no power profile for instance type {t!r}")
-        sel = types == t
+            raise KeyError(f"no power profile for instance type {t!r}" + (f" from source {source!r}" if source else ""))
         c = curves[t]
+        if "source" in c.columns and c["source"].nunique(dropna=False) > 1:
+            raise ValueError(f"power profile of {t!r} mixes sources {sorted(map(str, c['source'].unique()))}; "
+                             f"pass source=")
+        if c["load_frac"].duplicated().any():
+            raise ValueError(f"power profile of {t!r} has duplicate load points")
+        sel = types == t
         out[sel] = np.interp(u[sel], c["load_frac"].to_numpy(float), c["power_w"].to_numpy(float))
     out[np.isnan(u)] = np.nan
     return out
@@ -510,10 +609,7 @@ def instance_hour_footprint(
     r = out["running_frac"].to_numpy(float)
     p = power_w_from_profiles(out["instance_type"], out["cpu_util_frac"], profiles)
     out["power_w"] = np.where(r > 0, p, 0.0)
-    missing = sorted(set(out["instance_type"]) - set(usd_per_hour))
-    if missing:
-        raise KeyError(f"no list price for instance types {missing}")
-    out["cost_usd"] = r * out["instance_type"].map(dict(usd_per_hour)).to_numpy(float)
+    out["cost_usd"] = r * _prices(out["instance_type"], usd_per_hour)
     out["energy_kwh"] = out["power_w"] * r * pue / WH_PER_KWH
     out["co2_g"] = out["energy_kwh"] * pd.DatetimeIndex(out["hour"]).map(intensity_g_per_kwh).to_numpy(float)
     out.loc[r == 0, "co2_g"] = 0.0
@@ -528,33 +624,67 @@ def fleet_hourly_totals(
     pue: float,
     eur_per_usd: float,
 ) -> dict:
-    """Point estimate of a fleet-hourly table: cost, energy, CO2e.
+    """Point estimate of a fleet-hourly table: cost, energy, CO2e, and its gaps.
 
     E_h = P(u_h)·r_h·1 h·PUE; CO2e = Σ E_h·I_h; cost = Σ r_h·price.
+    Gaps are left out of the totals and reported beside them, never filled
+    (same rules as :func:`finops_lib.calc.uncertainty.fleet_aggregates`):
+
+    * a running hour without a CPU datum is in cost, not in energy/CO2e
+      (``running_h_without_cpu``);
+    * an instance-hour with unknown running state (NaN ``running_frac``) is
+      in no total (``running_h_unknown``);
+    * energy in an hour without intensity is not in CO2e
+      (``energy_without_intensity_kwh``).
 
     Returns
     -------
     dict
         ``cost_usd``, ``cost_eur``, ``energy_kwh``, ``co2_kg``, ``running_h``
-        and ``energy_without_intensity_kwh`` -- energy in hours with no
-        intensity value, which ``co2_kg`` cannot include (a gap, not a zero).
+        (known running hours), ``running_h_without_cpu`` [h],
+        ``running_h_unknown`` [instance-h] and ``energy_without_intensity_kwh``.
+
+    Raises
+    ------
+    KeyError
+        If an instance type has no list price (or no power profile).
+    ValueError
+        If a list price is NaN.
     """
     _check_fleet_hourly(fleet_hourly)
+    price = _prices(fleet_hourly["instance_type"], usd_per_hour)
     r = fleet_hourly["running_frac"].to_numpy(float)
-    p = power_w_from_profiles(fleet_hourly["instance_type"], fleet_hourly["cpu_util_frac"], profiles)
-    p = np.where(r > 0, p, 0.0)
-    price = fleet_hourly["instance_type"].map(dict(usd_per_hour)).to_numpy(float)
+    unknown = np.isnan(r)
+    r = np.where(unknown, 0.0, r)
+    u = fleet_hourly["cpu_util_frac"].to_numpy(float)
+    no_cpu = (r > 0) & np.isnan(u)
+    use = (r > 0) & ~no_cpu
+    p = np.where(use, power_w_from_profiles(fleet_hourly["instance_type"], u, profiles), 0.0)
     intensity = pd.DatetimeIndex(fleet_hourly["hour"]).map(intensity_g_per_kwh).to_numpy(float)
     energy_kwh = p * r * pue / WH_PER_KWH
-    cost_usd = float(np.nansum(r * price))
+    no_int = np.isnan(intensity)
+    cost_usd = float((r * price).sum())
     return {
         "cost_usd": cost_usd,
         "cost_eur": cost_usd * eur_per_usd,
-        "energy_kwh": float(np.nansum(energy_kwh)),
-        "co2_kg": float(np.nansum(energy_kwh * intensity)) / G_PER_KG,
+        "energy_kwh": float(energy_kwh.sum()),
+        "co2_kg": float((energy_kwh[~no_int] * intensity[~no_int]).sum()) / G_PER_KG,
         "running_h": float(r.sum()),
-        "energy_without_intensity_kwh": float(np.nansum(np.where(np.isnan(intensity), energy_kwh, 0.0))),
+        "running_h_without_cpu": float(r[no_cpu].sum()),
+        "running_h_unknown": float(unknown.sum()),
+        "energy_without_intensity_kwh": float(energy_kwh[no_int].sum()),
     }
+
+
+def _prices(instance_type: pd.Series, usd_per_hour: Mapping[str, float]) -> np.ndarray:
+    """List price per row; every type must have a non-NaN price. [USD/h]"""
+    missing = sorted(set(instance_type) - set(usd_per_hour))
+    if missing:
+        raise KeyError(f"no list price for instance types {missing}")
+    nan = sorted(t for t in set(instance_type) if pd.isna(usd_per_hour[t]))
+    if nan:
+        raise ValueError(f"list price is NaN for instance types {nan}")
+    return instance_type.map(dict(usd_per_hour)).to_numpy(float)
 
 
 def _check_fleet_hourly(df: pd.DataFrame) -> None:

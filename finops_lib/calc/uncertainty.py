@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from finops_lib import factors
-from finops_lib.calc.scenarios import _check_fleet_hourly, power_w_from_profiles
+from finops_lib.calc.scenarios import _check_fleet_hourly, _prices, power_w_from_profiles
 from finops_lib.constants import G_PER_KG, WH_PER_KWH
 
 #: Output quantities of one draw, with units in the names.
@@ -110,6 +110,10 @@ class FleetAggregates:
         hours are left out of CO2e (a reported gap). [kWh]
     running_h_without_cpu : float
         Running instance-hours without a CPU datum; in cost, not in energy. [h]
+    running_h_unknown : float
+        Instance-hours with unknown running state (NaN ``running_frac``, e.g.
+        from a runtime estimator without data); in no total -- neither cost
+        nor energy -- and reported here as a gap. [instance-h]
     """
 
     hours: pd.DatetimeIndex
@@ -120,6 +124,7 @@ class FleetAggregates:
     spot_list_cost_usd: np.ndarray
     energy_without_intensity_kwh: float = 0.0
     running_h_without_cpu: float = 0.0
+    running_h_unknown: float = 0.0
     carbon_power_w: np.ndarray = field(init=False, repr=False)
 
     def energy_kwh_hourly(self, pue: float = 1.0, cpu_scale: float = 1.0) -> pd.Series:
@@ -160,6 +165,10 @@ def fleet_aggregates(
         :mod:`finops_lib.calc.scenarios`). Running hours with NaN CPU (no
         CloudWatch datum) count for cost but not for energy: they are a gap,
         reported as ``FleetAggregates.running_h_without_cpu`` (no invented load).
+        Hours with NaN ``running_frac`` (unknown whether it ran) count for
+        nothing -- cost, energy, CO2e -- and are reported as
+        ``FleetAggregates.running_h_unknown`` (the same gap convention; the
+        totals then cover the known hours only).
     profiles : pandas.DataFrame
         ``power_profiles`` table.
     usd_per_hour : mapping
@@ -175,12 +184,12 @@ def fleet_aggregates(
     """
     _check_fleet_hourly(fleet_hourly)
     grid = cpu_scale_grid() if grid is None else np.asarray(grid, dtype=float)
+    price = _prices(fleet_hourly["instance_type"], usd_per_hour)
     r = fleet_hourly["running_frac"].to_numpy(float)
+    unknown = np.isnan(r)
+    r = np.where(unknown, 0.0, r)
     u = fleet_hourly["cpu_util_frac"].to_numpy(float)
     no_cpu = (r > 0) & np.isnan(u)
-    missing_price = sorted(set(fleet_hourly["instance_type"]) - set(usd_per_hour))
-    if missing_price:
-        raise KeyError(f"no list price for instance types {missing_price}")
     hours = pd.DatetimeIndex(sorted(pd.unique(fleet_hourly["hour"])))
     h_idx = hours.get_indexer(pd.DatetimeIndex(fleet_hourly["hour"]))
     types = fleet_hourly["instance_type"].to_numpy(object)
@@ -189,14 +198,14 @@ def fleet_aggregates(
     for g, s in enumerate(grid):
         p = power_w_from_profiles(types[run], np.minimum(1.0, u[run] * s), profiles)
         power[g] = np.bincount(h_idx[run], weights=p * r[run], minlength=len(hours))
-    price = pd.Series(types).map(dict(usd_per_hour)).to_numpy(float)
     spot = (fleet_hourly["lifecycle"] == "spot").to_numpy(bool)
     cost = np.bincount(h_idx[~spot], weights=(r * price)[~spot], minlength=len(hours))
     spot_cost = np.bincount(h_idx[spot], weights=(r * price)[spot], minlength=len(hours))
     intensity = intensity_g_per_kwh.reindex(hours).to_numpy(float)
     one = int(np.argmin(np.abs(grid - 1.0)))
     gap_kwh = float(power[one][np.isnan(intensity)].sum()) / WH_PER_KWH
-    return FleetAggregates(hours, grid, power, cost, intensity, spot_cost, gap_kwh, float(r[no_cpu].sum()))
+    return FleetAggregates(hours, grid, power, cost, intensity, spot_cost, gap_kwh, float(r[no_cpu].sum()),
+                           float(unknown.sum()))
 
 
 def _grid_weights(grid: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,7 @@
 """Scenarios: office hours, carbon-aware shifting, rightsizing (hand-computed values)."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,7 +115,7 @@ def test_jobs_deadline_stops_at_next_run():
     ("itype", "p95", "expected"),
     [
         ("m5.2xlarge", 0.2, "m5.xlarge"),  # 0.2*8/v <= 0.6 -> v >= 2.67
-        ("m5.2xlarge", 0.1, "m5.large"),  # v >= 1.33
+        ("m5.2xlarge", 0.1, "m5.xlarge"),  # v >= 1.33 would allow m5.large, but 8 GiB < 0.5 x 32 GiB
         ("m5.2xlarge", 0.5, "m5.2xlarge"),  # v >= 6.67
         ("t3.xlarge", 0.2, "t3.large"),  # same 4 GiB per vCPU
         ("t3.large", 0.05, "t3.large"),  # t3.medium halves memory per vCPU -> not allowed
@@ -134,7 +136,7 @@ def test_rightsize_rejects_unknown_type_and_bad_load():
 def test_apply_rightsizing_scales_cpu_by_vcpu_ratio():
     h = pd.date_range("2024-01-01", periods=20, freq="h", tz="UTC")
     fh = _fleet(h, [("i-d", "m5.2xlarge")], [np.ones(20)], [np.full(20, 0.1)])
-    plan = sc.rightsizing_plan(fh)
+    plan = sc.rightsizing_plan(fh, min_memory_frac=0.25)
     assert plan.loc[0, "new_type"] == "m5.large" and plan.loc[0, "vcpu_ratio"] == 4
     out = sc.apply_rightsizing(fh, plan)
     assert (out["instance_type"] == "m5.large").all()
@@ -200,3 +202,159 @@ def test_flexible_jobs_use_deadline_tag_and_shift_into_green_night():
     bad = inst.assign(tags='{"flexible": "true"}')
     with pytest.raises(ValueError, match="deadline_hour_utc"):
         sc.flexible_jobs(fh, bad)
+
+
+# ----------------------------------------------------------------- regression: gaps, jobs, deadlines
+def test_rightsize_keeps_min_memory_frac_of_total_memory():
+    # m5.2xlarge (8 vCPU, 32 GiB) at p95 0.1: CPU alone allows m5.large (2 vCPU, 8 GiB)
+    assert sc.rightsize("m5.2xlarge", 0.1, min_memory_frac=0.25) == "m5.large"
+    assert sc.rightsize("m5.2xlarge", 0.1) == "m5.xlarge"  # 16 GiB = 0.5 x 32 GiB
+    assert sc.rightsize("m5.2xlarge", 0.1, min_memory_frac=1.0) == "m5.2xlarge"
+    with pytest.raises(ValueError, match="min_memory_frac"):
+        sc.rightsize("m5.2xlarge", 0.1, min_memory_frac=0.0)
+
+
+def test_power_w_from_profiles_never_mixes_sources():
+    p = _profiles().assign(source="boavizta")
+    ccf = p[p["instance_type"] == "m6a.large"].assign(source="ccf", power_w=lambda d: d["power_w"] * 2)
+    mixed = pd.concat([p, ccf], ignore_index=True)
+    with pytest.raises(ValueError, match="m6a.large.*mixes sources"):
+        sc.power_w_from_profiles(["m6a.large"], [0.1], mixed)
+    assert_allclose(sc.power_w_from_profiles(["m6a.large"], [0.1], mixed, source="boavizta"), 3.161)
+    assert_allclose(sc.power_w_from_profiles(["m6a.large"], [0.1], mixed, source="ccf"), 2 * 3.161)
+    with pytest.raises(KeyError, match="c6g.large"):
+        sc.power_w_from_profiles(["c6g.large"], [0.1], mixed, source="ccf")
+
+
+def test_fleet_hourly_totals_reports_cpu_and_runtime_gaps_and_rejects_missing_price():
+    h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    intensity = pd.Series([400.0, 400.0], index=h)
+    prof, price = _profiles(), {"m6a.large": 0.1}
+    # running hour without CPU: in cost, not in energy, reported
+    got = sc.fleet_hourly_totals(_fleet(h, [("i-a", "m6a.large")], [[1.0, 1.0]], [[0.1, np.nan]]),
+                                 prof, price, intensity, pue=1.0, eur_per_usd=1.0)
+    assert_allclose([got["cost_usd"], got["energy_kwh"], got["running_h_without_cpu"]], [0.2, 3.161 / 1000, 1.0])
+    assert got["running_h_unknown"] == 0
+    # unknown running state: in no total, reported
+    got = sc.fleet_hourly_totals(_fleet(h, [("i-a", "m6a.large")], [[1.0, np.nan]], [[0.1, 0.1]]),
+                                 prof, price, intensity, pue=1.0, eur_per_usd=1.0)
+    assert_allclose([got["cost_usd"], got["energy_kwh"], got["running_h"], got["running_h_unknown"]],
+                    [0.1, 3.161 / 1000, 1.0, 1.0])
+    fh = _fleet(h, [("i-a", "m6a.large")], [[1.0, 1.0]], [[0.1, 0.1]])
+    with pytest.raises(KeyError, match="m6a.large"):
+        sc.fleet_hourly_totals(fh, prof, {"c6g.large": 0.1}, intensity, pue=1.0, eur_per_usd=1.0)
+    with pytest.raises(ValueError, match="NaN.*m6a.large"):
+        sc.fleet_hourly_totals(fh, prof, {"m6a.large": np.nan}, intensity, pue=1.0, eur_per_usd=1.0)
+
+
+def test_carbon_aware_shift_treats_absent_hour_as_gap():
+    h = pd.date_range("2024-01-01", periods=8, freq="h", tz="UTC")
+    s = pd.Series([500, 500, 500, 500, 10, 500, 500, 500.0], index=h).drop(h[3])
+    # [h2, h3] has no mean (h3 absent); greenest complete window is [h4, h5]
+    assert sc.carbon_aware_shift(h[0], 2, h[7] + pd.Timedelta(hours=1), s) == h[4]
+
+
+def test_apply_shift_keeps_job_whose_own_window_lacks_intensity_and_skips_absent_hours():
+    h = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
+    fh = _fleet(h, [("i-a", "m6a.large")], [[1, 1, 0, 0, 0, 0]], [[0.5, 0.5] + [np.nan] * 4])
+    jobs = sc.jobs_from_fleet_hourly(fh, ["i-a"], slack_h=10)
+    own_gap = pd.Series([np.nan, 300, 200, 200, 600, 600.0], index=h)
+    out, plan = sc.apply_carbon_aware_shift(fh, jobs, own_gap)
+    assert plan.loc[0, "shift_h"] == 0 and plan.loc[0, "reason"] == "own_window_lacks_intensity"
+    assert out["running_frac"].tolist() == [1, 1, 0, 0, 0, 0]
+    # hour 3 absent: windows at h2 and h3 have no mean -> greenest complete window starts at h1 (mean 350)
+    absent = pd.Series([600, 600, 100, np.nan, 100, 600.0], index=h).dropna()
+    out, plan = sc.apply_carbon_aware_shift(fh, jobs, absent)
+    assert plan.loc[0, "best_start"] == h[1]
+    assert out["running_frac"].tolist() == [0, 1, 1, 0, 0, 0]
+
+
+def _check_shift_invariants(fh, jobs, out, plan):
+    """Moved jobs meet deadlines, never overlap, conserve running hours and CPU work; vacated hours are empty."""
+    for iid, g in plan.groupby("instance_id"):
+        ends = g["best_start"] + pd.to_timedelta(g["duration_h"], unit="h")
+        assert (ends <= g["deadline"]).all() and (g["best_start"] >= g["release"]).all()
+        hrs = np.concatenate([pd.date_range(s, periods=d, freq="h").asi8 for s, d in zip(g["best_start"], g["duration_h"], strict=True)])
+        assert len(hrs) == len(set(hrs)), f"overlapping jobs of {iid}"
+    assert_allclose(out.groupby("instance_id")["running_frac"].sum(), fh.groupby("instance_id")["running_frac"].sum())
+    work = lambda t: (t["running_frac"] * t["cpu_util_frac"]).groupby(t["instance_id"]).sum()  # noqa: E731
+    assert_allclose(work(out), work(fh))
+    got = out.set_index(["instance_id", "hour"])
+    for job in plan[plan["reason"] == "moved"].itertuples():
+        old = pd.date_range(job.original_start, periods=job.duration_h, freq="h")
+        vacated = [(job.instance_id, t) for t in old.difference(pd.date_range(job.best_start, periods=job.duration_h, freq="h"))]
+        assert (got.loc[vacated, "running_frac"] == 0).all() and got.loc[vacated, "cpu_util_frac"].isna().all()
+    assert (out["running_frac"] <= 1).all()
+
+
+def test_flexible_jobs_use_original_start_and_stop_at_next_run():
+    # job A 00-01 (cpu 0.9), job B 05-07 (cpu 0.2, 0.3); deadline tag 20 h; green hours 03 and 10-11
+    h = pd.date_range("2024-01-01", periods=24, freq="h", tz="UTC")
+    run = np.zeros(24)
+    run[[0, 5, 6]] = 1
+    cpu = np.full(24, np.nan)
+    cpu[[0, 5, 6]] = [0.9, 0.2, 0.3]
+    fh = _fleet(h, [("i-f", "c6g.large")], [run], [cpu])
+    inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"],
+                         "tags": ['{"flexible":"true","deadline_hour_utc":"20"}']})
+    jobs = sc.flexible_jobs(fh, inst, window_h=24)
+    assert jobs["original_start"].tolist() == [h[0], h[5]]
+    assert jobs.loc[0, "deadline"] == h[5]  # capped at the next run's start, not 20:00
+    intensity = pd.Series(500.0, index=h)
+    intensity.iloc[3] = 50
+    intensity.iloc[10:12] = 100
+    out, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
+    assert plan["best_start"].tolist() == [h[3], h[10]]
+    got = out.set_index("hour")
+    assert got.loc[got["running_frac"] > 0, "cpu_util_frac"].to_dict() == {h[3]: 0.9, h[10]: 0.2, h[11]: 0.3}
+    _check_shift_invariants(fh, jobs, out, plan)
+
+
+def test_shift_identifies_job_after_earlier_move_and_meets_deadline():
+    # job A 00:00 day 1 (deadline 20:00 day 1), job B 21:00 day 1 released 01:00 day 1; A moves to 03:00 first
+    h = pd.date_range("2024-01-01", periods=48, freq="h", tz="UTC")
+    run = np.zeros(48)
+    run[[0, 21]] = 1
+    cpu = np.full(48, np.nan)
+    cpu[[0, 21]] = [0.9, 0.2]
+    fh = _fleet(h, [("i-f", "c6g.large")], [run], [cpu])
+    inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"],
+                         "tags": ['{"flexible":"true","deadline_hour_utc":"20"}']})
+    jobs = sc.flexible_jobs(fh, inst, window_h=48)
+    intensity = pd.Series(500.0, index=h)
+    intensity.iloc[3] = 50
+    intensity.iloc[34] = 10
+    out, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
+    assert plan["original_start"].tolist() == [h[0], h[21]]
+    assert plan["best_start"].tolist() == [h[3], h[34]]
+    got = out.set_index("hour")["cpu_util_frac"]
+    assert got[h[3]] == 0.9 and got[h[34]] == 0.2 and np.isnan(got[h[0]]) and np.isnan(got[h[21]])
+    _check_shift_invariants(fh, jobs, out, plan)
+
+
+def test_shift_never_extends_a_deadline():
+    h = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
+    fh = _fleet(h, [("i-a", "m6a.large")], [[1, 1, 0, 0, 0, 0]], [[0.5, 0.5] + [np.nan] * 4])
+    jobs = sc.jobs_from_fleet_hourly(fh, ["i-a"], slack_h=3)
+    with pytest.raises(ValueError, match="outside its release"):
+        sc.apply_carbon_aware_shift(fh, jobs.assign(deadline=h[1]), pd.Series(1.0, index=h))
+    with pytest.raises(ValueError, match="lacks columns"):
+        sc.apply_carbon_aware_shift(fh, jobs.drop(columns="original_start"), pd.Series(1.0, index=h))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shift_invariants_on_random_fleets(seed):
+    rng = np.random.default_rng(seed)
+    h = pd.date_range("2024-01-01", periods=72, freq="h", tz="UTC")
+    ids = [(f"i-{k}", "c6g.large") for k in range(3)]
+    run = (rng.random((3, 72)) < 0.3).astype(float)
+    cpu = np.where(run > 0, rng.uniform(0.05, 0.95, (3, 72)), np.nan)
+    fh = _fleet(h, ids, run, cpu)
+    tags = [json.dumps({"flexible": "true", "deadline_hour_utc": str(rng.integers(24))}) for _ in ids]
+    inst = pd.DataFrame({"instance_id": [i for i, _ in ids], "instance_type": "c6g.large", "tags": tags})
+    jobs = sc.flexible_jobs(fh, inst, window_h=24)
+    intensity = pd.Series(rng.uniform(50, 600, 72), index=h)
+    intensity = intensity.drop(h[rng.choice(72, 6, replace=False)])  # absent hours
+    out, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
+    assert (plan["reason"] == "moved").sum() > 0
+    _check_shift_invariants(fh, jobs, out, plan)

@@ -190,3 +190,22 @@ def test_calibration_truth_inside_90_percent_interval_at_nominal_rate():
             narrow[k] = {"kind": "lognormal_frac", "sd": p["sd"] / 3}
     bad = _coverage(narrow)
     assert bad["co2_kg"] < 31 and bad["cost_eur"] < 31, bad
+
+
+def test_fleet_aggregates_reports_unknown_running_state_as_gap_like_point_estimate():
+    h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    fh = pd.DataFrame({"instance_id": "i-a", "hour": h, "instance_type": "m6a.large", "lifecycle": "on-demand",
+                       "running_frac": [1.0, np.nan], "cpu_util_frac": [0.1, 0.1]})
+    intensity = pd.Series([400.0, 400.0], index=h)
+    agg = unc.fleet_aggregates(fh, _profiles(), {"m6a.large": 0.1}, intensity)
+    assert agg.running_h_unknown == 1 and agg.running_h_without_cpu == 0
+    assert_allclose(agg.cost_usd, [0.1, 0.0])  # the unknown hour is in no total (not NaN, not invented)
+    assert_allclose(agg.energy_kwh_hourly(), [3.161 / 1000, 0.0])
+    one = {"pue": 1.0, "power_scale": 1.0, "intensity_scale": 1.0, "cpu_scale": 1.0, "price_scale": 1.0,
+           "spot_price_frac": 1.0, "eur_per_usd": 1.0}
+    got = unc.evaluate_draws(agg, pd.DataFrame([one])).iloc[0]
+    pt = sc.fleet_hourly_totals(fh, _profiles(), {"m6a.large": 0.1}, intensity, pue=1.0, eur_per_usd=1.0)
+    assert_allclose([got["cost_usd"], got["energy_kwh"], got["co2_kg"]], [pt["cost_usd"], pt["energy_kwh"], pt["co2_kg"]])
+    assert pt["running_h_unknown"] == agg.running_h_unknown
+    with pytest.raises(ValueError, match="NaN.*m6a.large"):
+        unc.fleet_aggregates(fh, _profiles(), {"m6a.large": np.nan}, intensity)
