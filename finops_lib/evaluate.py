@@ -155,9 +155,97 @@ def open_snapshot(snapshot_dir: str = "", world: dict | None = None, cache_dir=N
     return read_snapshot(_ensure_spec(spec, key, Path(cache_dir or ROOT / "results"), progress=False))
 
 
+#: Spec keys (at any depth) that look like secrets; the spec is written to
+#: ``results/snapshots/<hash>.spec.json``, so secrets must come from the
+#: environment / AWS profile instead.
+_SECRET_KEY_PARTS = ("key", "secret", "password", "token", "credentials")
+#: Keys of ``snapshot.collect`` the runner sets itself (source: aws).
+_RUNNER_COLLECT_KEYS = ("session", "out_dir")
+_REQUIRED_COLLECT_KEYS = ("region", "window_start", "window_end")
+
+
+def _secret_keys(obj, prefix: str = "") -> list[str]:
+    found = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            name = f"{prefix}{k}"
+            if any(part in str(k).lower() for part in _SECRET_KEY_PARTS):
+                found.append(name)
+            found += _secret_keys(v, f"{name}.")
+    return found
+
+
+def validate_snapshot_spec(spec: dict, name: str = "") -> None:
+    """Check a ``snapshot:`` spec without collecting anything.
+
+    sandbox: ``world`` must build a :class:`finops_lib.sandbox.WorldConfig`;
+    path: ``path`` must be given and exist; aws: ``collect`` must hold
+    ``region``, ``window_start``, ``window_end`` and only arguments of
+    :func:`finops_lib.collect.collect_snapshot`. No source may carry a
+    secret-looking key (``*key*``, ``*secret*``, ``*password*``, ``*token*``,
+    ``*credentials*``): API keys come from the environment
+    (``ELECTRICITYMAPS_API_KEY``, ``WATTTIME_USERNAME``/``WATTTIME_PASSWORD``)
+    and AWS credentials from ``snapshot.profile``.
+
+    Raises
+    ------
+    ExperimentError
+        Naming the experiment and the offending key or value.
+    """
+    where = f"experiment {name!r}: snapshot" if name else "snapshot"
+    if not isinstance(spec, dict):
+        raise ExperimentError(f"{where} must be a mapping, got {spec!r}")
+    source = spec.get("source")
+    if source not in SNAPSHOT_SOURCES:
+        raise ExperimentError(f"{where}.source {source!r} not one of {SNAPSHOT_SOURCES}")
+    secrets = _secret_keys(spec)
+    if secrets:
+        raise ExperimentError(
+            f"{where} contains secret-looking key(s) {secrets}; the spec is written to results/snapshots/. "
+            "Use snapshot.profile for AWS and the environment (ELECTRICITYMAPS_API_KEY, WATTTIME_USERNAME/"
+            "WATTTIME_PASSWORD) for API keys"
+        )
+    if source == "sandbox":
+        from finops_lib.sandbox import WorldConfig
+
+        try:
+            WorldConfig.from_dict(spec.get("world"))
+        except (ValueError, TypeError) as exc:
+            raise ExperimentError(f"{where}.world: {exc}") from None
+    elif source == "path":
+        if not spec.get("path"):
+            raise ExperimentError(f"{where}: source 'path' needs snapshot.path")
+        path = Path(spec["path"]).expanduser()
+        if not (path / "manifest.json").exists():
+            raise ExperimentError(f"{where}.path {str(path)!r} is not a snapshot (no manifest.json)")
+    else:  # aws
+        import inspect
+
+        from finops_lib.collect import collect_snapshot
+
+        collect = spec.get("collect") or {}
+        if not isinstance(collect, dict):
+            raise ExperimentError(f"{where}.collect must be a mapping, got {collect!r}")
+        missing = [k for k in _REQUIRED_COLLECT_KEYS if k not in collect]
+        if missing:
+            raise ExperimentError(f"{where}.collect misses {missing} (source 'aws')")
+        reserved = sorted(set(collect) & set(_RUNNER_COLLECT_KEYS))
+        if reserved:
+            raise ExperimentError(f"{where}.collect: {reserved} are set by the runner")
+        params = inspect.signature(collect_snapshot).parameters
+        accepted = set(params) - set(_RUNNER_COLLECT_KEYS)
+        unknown = sorted(set(collect) - accepted)
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise ExperimentError(f"{where}.collect: unknown argument(s) {unknown}; accepted {sorted(accepted)}")
+        profile = spec.get("profile")
+        if profile is not None and not isinstance(profile, str):
+            raise ExperimentError(f"{where}.profile must be an AWS profile name, got {profile!r}")
+
+
 def _ensure_spec(spec: dict, key: str, results_dir: Path, progress: bool) -> Path:
     from finops_lib.snapshot import SnapshotError, read_snapshot
 
+    validate_snapshot_spec(spec)
     if spec["source"] == "path":
         path = Path(spec["path"]).expanduser()
         read_snapshot(path)  # fail early on a corrupted snapshot
@@ -177,11 +265,34 @@ def _ensure_spec(spec: dict, key: str, results_dir: Path, progress: bool) -> Pat
 
         collect_sandbox_snapshot(target, config=dict(spec.get("world") or {}), progress=progress)
     else:  # aws
-        from finops_lib.collect import collect_snapshot
-
-        collect_snapshot(out_dir=target, **dict(spec.get("collect") or {}))
+        _collect_aws(spec, target, progress)
     atomic_write_text(target.parent / f"{key}.spec.json", json.dumps(spec, indent=2, sort_keys=True) + "\n")
     return target
+
+
+def _collect_aws(spec: dict, target: Path, progress: bool) -> Path:
+    """``source: aws``: a boto3 session from ``snapshot.profile``; API keys from the environment, read now."""
+    import os
+
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    from finops_lib.collect import collect_snapshot
+
+    collect = dict(spec.get("collect") or {})
+    try:
+        session = boto3.Session(profile_name=spec.get("profile"), region_name=collect["region"])
+    except BotoCoreError as exc:  # e.g. ProfileNotFound
+        raise ExperimentError(f"snapshot.profile {spec.get('profile')!r}: {exc}") from None
+    wt_user, wt_password = os.environ.get("WATTTIME_USERNAME"), os.environ.get("WATTTIME_PASSWORD")
+    collect.setdefault("progress", progress)
+    return collect_snapshot(
+        session,
+        out_dir=target,
+        electricitymaps_api_key=os.environ.get("ELECTRICITYMAPS_API_KEY"),
+        watttime_credentials=(wt_user, wt_password) if wt_user and wt_password else None,
+        **collect,
+    )
 
 
 def run_experiment(exp: Experiment, snapshot_dir: Path, results_dir: Path, notebooks_dir=ROOT / "notebooks") -> Path:
@@ -224,7 +335,12 @@ def run_experiment(exp: Experiment, snapshot_dir: Path, results_dir: Path, noteb
         shutil.rmtree(old)
     if final.exists():
         final.rename(old)
-    partial.rename(final)
+    try:
+        partial.rename(final)
+    except OSError:
+        if old.exists() and not final.exists():
+            old.rename(final)  # never lose the earlier good result
+        raise
     if old.exists():
         shutil.rmtree(old)
     if failed.exists():
@@ -304,22 +420,44 @@ def evaluate(
     chosen = select(experiments, list(names or []), include_thesis)
     for exp in chosen:  # everything is checked before anything runs
         validate(exp, notebooks_dir)
+        validate_snapshot_spec(exp.snapshot, exp.name)
     snapshots: dict[str, Path] = {}
+    snapshot_errors: dict[str, str] = {}
     failures = []
-    bar = tqdm(chosen, desc="notebooks", unit="nb", disable=not progress, file=sys.stderr)
-    for exp in bar:
-        bar.set_postfix_str(exp.name)
-        try:
-            if exp.snapshot_key not in snapshots:
-                snapshots[exp.snapshot_key] = ensure_snapshot(exp, results_dir)
-            run_experiment(exp, snapshots[exp.snapshot_key], results_dir, notebooks_dir)
-        except RuntimeError as exc:
-            failures.append(str(exc))
-            tqdm.write(f"FAILED: {exc}", file=sys.stderr)
-    write_index(experiments, results_dir)
+    try:
+        bar = tqdm(chosen, desc="notebooks", unit="nb", disable=not progress, file=sys.stderr)
+        for exp in bar:
+            bar.set_postfix_str(exp.name)
+            try:
+                if exp.snapshot_key in snapshot_errors:  # do not collect a failing snapshot twice
+                    raise RuntimeError(f"experiment {exp.name!r}: snapshot failed: {snapshot_errors[exp.snapshot_key]}")
+                if exp.snapshot_key not in snapshots:
+                    try:
+                        snapshots[exp.snapshot_key] = ensure_snapshot(exp, results_dir)
+                    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+                        snapshot_errors[exp.snapshot_key] = repr(exc)
+                        raise
+                run_experiment(exp, snapshots[exp.snapshot_key], results_dir, notebooks_dir)
+            except (RuntimeError, ValueError, OSError, KeyError) as exc:
+                msg = str(exc) if isinstance(exc, RuntimeError) else f"experiment {exp.name!r}: {exc!r}"
+                failures.append(msg)
+                _record_failure(exp, results_dir, msg)
+                tqdm.write(f"FAILED: {msg}", file=sys.stderr)
+    finally:
+        write_index(experiments, results_dir)
     for f in failures:
         print(f"FAILED: {f}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _record_failure(exp: Experiment, results_dir: Path, message: str) -> None:
+    """Make sure ``<name>.FAILED/`` exists (a snapshot failure leaves no partial run) and holds the error."""
+    failed = Path(results_dir) / f"{exp.name}.FAILED"
+    try:
+        failed.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(failed / "error.txt", message + "\n")
+    except OSError as exc:
+        log.error("could not record the failure of %s in %s: %s", exp.name, failed, exc)
 
 
 def collect_figures(out_dir, results_dir=ROOT / "results") -> list[Path]:
@@ -344,13 +482,13 @@ def collect_figures(out_dir, results_dir=ROOT / "results") -> list[Path]:
 # CLI
 # --------------------------------------------------------------------------- #
 def _cmd_evaluate(args) -> int:
-    if args.list:
-        for name, exp in sorted(load_experiments(args.experiments).items()):
-            print(f"{name:<32} {exp.notebook:<28} {'thesis' if exp.thesis else 'default':<8} {exp.description}")
-        return 0
     try:
+        if args.list:
+            for name, exp in sorted(load_experiments(args.experiments).items()):
+                print(f"{name:<32} {exp.notebook:<28} {'thesis' if exp.thesis else 'default':<8} {exp.description}")
+            return 0
         return evaluate(args.names, args.all, args.experiments, args.notebooks, args.results, progress=not args.no_progress)
-    except ExperimentError as exc:
+    except (ExperimentError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -32,6 +32,7 @@ def atomic_write_text(path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; results are ordinary files
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, path)
@@ -39,6 +40,13 @@ def atomic_write_text(path, text: str) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def git_commit(repo_dir=None) -> str | None:
@@ -66,7 +74,18 @@ def _clean_value(key: str, value):
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"metric {key!r} must be a number, got {value!r}") from None
-    return None if math.isnan(v) else (int(v) if isinstance(value, int) else v)
+    return None if not math.isfinite(v) else (int(v) if isinstance(value, int) else v)
+
+
+def _json_safe(obj):
+    """Parameters as standard JSON: non-finite floats become the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, Mapping):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 #: Names IPython puts into a notebook's namespace; never parameters.
@@ -99,7 +118,9 @@ def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None)
     out_dir : path-like
     metrics : mapping
         ``{key: number}``; keys end with a unit suffix (e.g. ``_usd``,
-        ``_kg``, ``_frac``). NaN is written as null (a gap, not a number).
+        ``_kg``, ``_frac``). NaN and ±inf are written as null (standard
+        JSON); the keys that were ±inf are listed under ``non_finite``
+        (``{key: "inf" | "-inf"}``) so an infinity is not mistaken for a gap.
     parameters : mapping
         The notebook's parameters (JSON-serialisable).
     snapshot : finops_lib.snapshot.Snapshot, optional
@@ -109,13 +130,16 @@ def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None)
     -------
     pathlib.Path
     """
-    clean = {}
+    clean, non_finite = {}, {}
     for key in sorted(metrics):
         check_metric_key(key)
         clean[key] = _clean_value(key, metrics[key])
+        if clean[key] is None and metrics[key] is not None and math.isinf(float(metrics[key])):
+            non_finite[key] = "inf" if float(metrics[key]) > 0 else "-inf"
     doc = {
         "metrics": clean,
-        "parameters": dict(parameters),
+        "non_finite": non_finite,
+        "parameters": _json_safe(dict(parameters)),
         "snapshot_id": getattr(snapshot, "snapshot_id", None),
         "snapshot_source": (snapshot.manifest.get("source") if snapshot is not None else None),
         "is_simulated": (bool(snapshot.is_simulated) if snapshot is not None else None),
@@ -123,7 +147,8 @@ def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None)
         "world_config": (snapshot.manifest.get("world_config") if snapshot is not None else None),
         "git_commit": git_commit(),
     }
-    return atomic_write_text(Path(out_dir) / "metrics.json", json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(doc, indent=2, sort_keys=True, default=str, allow_nan=False)  # standard JSON
+    return atomic_write_text(Path(out_dir) / "metrics.json", text + "\n")
 
 
 def read_metrics(out_dir) -> dict:

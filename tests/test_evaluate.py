@@ -106,3 +106,162 @@ def test_notebook_parameters_keeps_plain_values_only():
     ns = {"seed": 42, "out_dir": "x", "rates": [0.1], "In": [""], "Out": {}, "_": None, "get_ipython": print,
           "math": math, "f": len}
     assert report.notebook_parameters(ns) == {"seed": 42, "out_dir": "x", "rates": [0.1]}
+
+
+# --------------------------------------------------------------------------- #
+# Snapshot specs: validated before anything runs; one failure does not abort the run
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    ("snapshot", "match"),
+    [
+        ("{source: sandbox, world: {n_instances: -5}}", r"'bad'.*n_instances=-5"),
+        ("{source: sandbox, world: {n_instancez: 5}}", r"'bad'.*n_instancez"),
+        ("{source: path}", r"'bad'.*needs snapshot.path"),
+        ("{source: path, path: /nonexistent/snap}", r"'bad'.*/nonexistent/snap"),
+        ("{source: aws, collect: {region: eu-central-1}}", r"'bad'.*window_start"),
+        ("{source: aws, collect: {region: r, window_start: a, window_end: b, regionz: x}}", r"'bad'.*regionz"),
+    ],
+)
+def test_bad_snapshot_spec_is_an_error_before_anything_runs(project, snapshot, match):
+    (project["experiments_dir"] / "bad.yaml").write_text(f"notebook: 01-test-thing\nsnapshot: {snapshot}\n")
+    with pytest.raises(ev.ExperimentError, match=match):
+        ev.evaluate(["good", "bad"], **project)
+    assert not project["results_dir"].exists()  # nothing ran, not even 'good'
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "{source: aws, collect: {region: r, window_start: a, window_end: b, electricitymaps_api_key: abc}}",
+        "{source: aws, aws_secret_access_key: abc, collect: {region: r, window_start: a, window_end: b}}",
+        "{source: aws, collect: {region: r, window_start: a, window_end: b, watttime_credentials: [u, p]}}",
+        "{source: aws, session_token: abc, collect: {region: r, window_start: a, window_end: b}}",
+        "{source: sandbox, world: {seed: 1}, password: abc}",
+    ],
+)
+def test_secret_looking_keys_in_the_snapshot_spec_are_rejected(project, secret):
+    (project["experiments_dir"] / "bad.yaml").write_text(f"notebook: 01-test-thing\nsnapshot: {secret}\n")
+    with pytest.raises(ev.ExperimentError, match="secret-looking key"):
+        ev.evaluate(["bad"], **project)
+
+
+@pytest.mark.parametrize("exc", [ValueError("world says no"), KeyError("path"), OSError("disk full")])
+def test_snapshot_failure_of_one_experiment_marks_it_failed_and_the_others_run(project, monkeypatch, capsys, exc):
+    exps = project["experiments_dir"]
+    (exps / "other.yaml").write_text("notebook: 01-test-thing\nsnapshot: {world: {seed: 2}}\n")
+    (exps / "other2.yaml").write_text("notebook: 01-test-thing\nsnapshot: {world: {seed: 2}}\n")
+    calls = []
+
+    def fake_ensure(exp, results_dir, progress=False):
+        calls.append(exp.name)
+        if exp.snapshot["world"]["seed"] == 2:
+            raise exc
+        return project["results_dir"].parent / "snap"
+
+    monkeypatch.setattr(ev, "ensure_snapshot", fake_ensure)
+    assert ev.evaluate(["other", "other2", "good"], **project) == 1
+    res = project["results_dir"]
+    assert report.read_metrics(res / "good")["metrics"]["double_usd"] == 4.0  # ran after the failures
+    assert calls == ["other", "good"]  # the failing snapshot is not collected twice
+    for name in ("other", "other2"):
+        assert repr(exc) in (res / f"{name}.FAILED" / "error.txt").read_text()
+    index = (res / "index.md").read_text()
+    assert "| other | 01-test-thing | -- | **FAILED**" in index and "`double_usd` = 4" in index
+    assert "FAILED: experiment 'other'" in capsys.readouterr().err
+
+
+def test_index_is_written_even_when_the_run_is_interrupted(project, monkeypatch):
+    def interrupted(exp, results_dir, progress=False):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ev, "ensure_snapshot", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate(["good"], **project)
+    assert "| good | 01-test-thing | -- | not run |" in (project["results_dir"] / "index.md").read_text()
+
+
+def test_publish_failure_restores_the_earlier_good_result(project, monkeypatch):
+    assert ev.evaluate(["good"], **project) == 0
+    res = project["results_dir"]
+    real_rename = Path.rename
+
+    def rename(self, target):
+        if self.name == "good.partial":
+            raise OSError("rename refused")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    (project["experiments_dir"] / "good.yaml").write_text("notebook: 01-test-thing\nparameters: {x: 5}\n")
+    assert ev.evaluate(["good"], **project) == 1
+    assert report.read_metrics(res / "good")["metrics"]["double_usd"] == 4.0  # old result back in place
+    assert not (res / ".good.old").exists()
+
+
+# --------------------------------------------------------------------------- #
+# source: aws -- a boto3 session from the profile; API keys from the environment only
+# --------------------------------------------------------------------------- #
+def test_aws_source_builds_a_session_from_the_profile_and_keeps_keys_out_of_the_spec(tmp_path, monkeypatch):
+    import finops_lib.collect
+
+    cfg = tmp_path / "aws_config"
+    cfg.write_text("[profile readonly]\nregion = us-east-1\n")
+    creds = tmp_path / "aws_credentials"
+    creds.write_text("[readonly]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profilesecret\n")
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(cfg))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("ELECTRICITYMAPS_API_KEY", "em-key-from-env")
+    monkeypatch.setenv("WATTTIME_USERNAME", "wt-user")
+    monkeypatch.setenv("WATTTIME_PASSWORD", "wt-password-from-env")
+    seen = {}
+
+    def fake_collect(session, **kwargs):
+        seen.update(kwargs, session=session)
+        return kwargs["out_dir"]
+
+    monkeypatch.setattr(finops_lib.collect, "collect_snapshot", fake_collect)
+    spec = {"source": "aws", "profile": "readonly",
+            "collect": {"region": "eu-central-1", "window_start": "2026-01-01", "window_end": "2026-01-02"}}
+    target = ev._ensure_spec(spec, "abc", tmp_path / "results", progress=False)
+    session = seen["session"]
+    assert session.profile_name == "readonly" and session.region_name == "eu-central-1"
+    assert session.get_credentials().access_key == "AKIAPROFILEKEY"
+    assert seen["region"] == "eu-central-1" and seen["out_dir"] == target == (tmp_path / "results/snapshots/abc").resolve()
+    assert seen["electricitymaps_api_key"] == "em-key-from-env"
+    assert seen["watttime_credentials"] == ("wt-user", "wt-password-from-env")
+    written = (tmp_path / "results/snapshots/abc.spec.json").read_text()
+    assert json.loads(written) == spec
+    assert "from-env" not in written and "profilesecret" not in written
+
+    spec["profile"] = "no-such-profile"
+    with pytest.raises(ev.ExperimentError, match="no-such-profile"):
+        ev._ensure_spec(spec, "abd", tmp_path / "results", progress=False)
+
+
+# --------------------------------------------------------------------------- #
+# report writers: standard JSON, normal file permissions
+# --------------------------------------------------------------------------- #
+def test_write_metrics_writes_inf_as_null_listed_under_non_finite(tmp_path):
+    report.write_metrics(tmp_path, {"ratio_frac": float("inf"), "drop_usd": float("-inf"), "co2_kg": float("nan"),
+                                    "n_count": 1}, {"deadline_h": float("inf")})
+    text = (tmp_path / "metrics.json").read_text()
+    doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert doc["metrics"] == {"ratio_frac": None, "drop_usd": None, "co2_kg": None, "n_count": 1}
+    assert doc["non_finite"] == {"ratio_frac": "inf", "drop_usd": "-inf"}  # NaN is a gap, not listed
+    assert doc["parameters"] == {"deadline_h": "inf"}
+
+
+def test_atomic_write_text_gives_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        p = report.atomic_write_text(tmp_path / "a.txt", "x")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+        os.umask(0o077)
+        p = report.atomic_write_text(tmp_path / "b.txt", "x")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
