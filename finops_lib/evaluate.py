@@ -439,7 +439,9 @@ def evaluate(
                         raise
                 run_experiment(exp, snapshots[exp.snapshot_key], results_dir, notebooks_dir)
             except (RuntimeError, ValueError, OSError, KeyError) as exc:
-                msg = str(exc) if isinstance(exc, RuntimeError) else f"experiment {exp.name!r}: {exc!r}"
+                msg = str(exc) if isinstance(exc, RuntimeError) else repr(exc)
+                if not msg.startswith(f"experiment {exp.name!r}"):
+                    msg = f"experiment {exp.name!r}: {msg}"
                 failures.append(msg)
                 _record_failure(exp, results_dir, msg)
                 tqdm.write(f"FAILED: {msg}", file=sys.stderr)
