@@ -10,17 +10,21 @@ An *experiment* is one YAML file in ``experiments/`` (merged over
       source: sandbox                    # sandbox | path | aws
       world: {seed: 42, n_instances: 20, days: 7}   # sandbox config
       # path: /some/snapshot             # source: path
-      # collect: {...}                   # source: aws, kwargs of collect_snapshot
+      # collect: {region: ..., window_start: ..., window_end: ...}  # source: aws, kwargs of collect_snapshot
+      # profile: readonly                # source: aws, AWS profile (default: the environment's credentials);
+      #                                  # API keys only from ELECTRICITYMAPS_API_KEY / WATTTIME_USERNAME+PASSWORD
     parameters: {n_draws: 500}           # must be declared in the notebook
     headline: [co2_kg_q50]               # metrics shown in results/index.md
 
 The runner (1) validates every selected experiment's parameters against the
-notebook's ``parameters`` cell before anything runs, (2) collects each distinct
+notebook's ``parameters`` cell and its snapshot spec (:func:`validate_snapshot_spec`)
+before anything runs, (2) collects each distinct
 snapshot once into ``results/snapshots/<hash>/`` (reused when present and
 valid), (3) executes each notebook with papermill into
 ``results/<name>.partial/`` and renames it to ``results/<name>/`` on success
 (only then replacing the previous result) or to ``results/<name>.FAILED/`` on
-failure, naming the notebook and cell, and (4) writes ``results/index.md``.
+failure, naming the notebook and cell (a failed snapshot gives ``<name>.FAILED/error.txt``;
+the other experiments still run), and (4) always writes ``results/index.md``.
 """
 
 from __future__ import annotations
