@@ -36,8 +36,10 @@ from botocore.config import Config
 from finops_lib import schema
 from finops_lib.collect.errors import (
     AccessDeniedError,
+    CollectError,
     CredentialsError,
     PayloadError,
+    SourceUnavailable,
     ThrottledError,
 )
 from finops_lib.constants import PERCENT
@@ -172,6 +174,7 @@ def make_clients(session, region: str, *, endpoint_url: str | None = None, prici
         "cloudwatch": (region, endpoint_url),
         "ce": ("us-east-1", endpoint_url),
         "pricing": (pricing_region, pricing_endpoint_url),
+        "sts": (region, endpoint_url),
     }
     clients = {
         name: counter.attach(session.client(name, region_name=reg, endpoint_url=url, config=cfg), name)
@@ -193,6 +196,9 @@ def call_aws(client, operation: str, **params) -> dict:
         Still throttled after botocore's retry budget.
     PayloadError
         Truncated or non-JSON response.
+    SourceUnavailable
+        Any other AWS error code, or the endpoint cannot be reached / timed
+        out (the message names the operation and the code or exception).
     """
     method = getattr(client, _snake(operation))
     try:
@@ -209,7 +215,8 @@ def call_aws(client, operation: str, **params) -> dict:
             raise ThrottledError(f"{operation} still throttled ({code}) after {attempts} attempts") from exc
         if code in _BAD_CREDENTIALS:
             raise CredentialsError(f"{operation}: AWS rejected the credentials ({code}); {_LOGIN_HINT}") from exc
-        raise
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise SourceUnavailable(f"{operation} failed ({code or 'no error code'}, HTTP {status}): {msg}") from exc
     except (botocore.exceptions.NoCredentialsError, botocore.exceptions.PartialCredentialsError) as exc:
         raise CredentialsError(f"{operation}: no AWS credentials found; {_LOGIN_HINT}") from exc
     except (botocore.exceptions.TokenRetrievalError, botocore.exceptions.SSOTokenLoadError,
@@ -217,6 +224,9 @@ def call_aws(client, operation: str, **params) -> dict:
         raise CredentialsError(f"{operation}: AWS login expired or unusable ({exc}); {_LOGIN_HINT}") from exc
     except botocore.parsers.ResponseParserError as exc:
         raise PayloadError(f"{operation}: response could not be parsed (truncated or not JSON): {exc}") from exc
+    except (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError) as exc:
+        # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError, SSLError...
+        raise SourceUnavailable(f"{operation}: cannot reach AWS ({type(exc).__name__}): {exc}") from exc
 
 
 def _snake(operation: str) -> str:
@@ -655,10 +665,20 @@ def get_costs(ce_client, start, end, region: str, with_resources: bool = False, 
                 "Filter": {"And": [region_filter, {"Dimensions": {"Key": "SERVICE", "Values": [CE_EC2_SERVICES[0]]}}]},
                 "GroupBy": [{"Type": "DIMENSION", "Key": "RESOURCE_ID"}, {"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
             }
-            rpages = _pages(ce_client, "GetCostAndUsageWithResources", rparams, "NextPageToken", cache=cache)
-            rows += _ce_rows(rpages, "HOURLY", ("RESOURCE_ID", "USAGE_TYPE"))
-            meta["pages"]["GetCostAndUsageWithResources"] = len(rpages)
-            meta["resource_window"] = [h0.isoformat(), h1.isoformat()]
+            try:
+                rpages = _pages(ce_client, "GetCostAndUsageWithResources", rparams, "NextPageToken", cache=cache)
+                rrows = _ce_rows(rpages, "HOURLY", ("RESOURCE_ID", "USAGE_TYPE"))
+            except CredentialsError:
+                raise
+            except CollectError as exc:
+                # Opt-in data (hourly/resource-level granularity must be enabled in the account):
+                # its failure leaves the daily rows and is reported, not fatal.
+                meta["warnings"].append(f"no resource-level costs (daily costs kept): {exc}")
+                meta["resource_error"] = str(exc)
+            else:
+                rows += rrows
+                meta["pages"]["GetCostAndUsageWithResources"] = len(rpages)
+                meta["resource_window"] = [h0.isoformat(), h1.isoformat()]
     df = pd.DataFrame(rows, columns=schema.TABLES["costs"].keys())
     return schema.conform("costs", df), meta
 

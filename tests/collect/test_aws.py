@@ -16,6 +16,7 @@ from finops_lib.collect.errors import (
     AccessDeniedError,
     CredentialsError,
     PayloadError,
+    SourceUnavailable,
     ThrottledError,
 )
 
@@ -316,3 +317,66 @@ def test_costs_with_resources_last_14_days(moto_session, monkeypatch):
     assert (hourly["group_key"] == "RESOURCE_ID").all()
     assert_allclose(hourly["cost_usd"], [0.115, 0.115])
     assert meta["pages"] == {"GetCostAndUsage": 1, "GetCostAndUsageWithResources": 1}
+
+
+# --------------------------------------------------------------------------- unmapped failures
+def test_unknown_error_code_is_source_unavailable_naming_operation_and_code(pricing):
+    client, _, responder = pricing
+    responder.inject("GetProducts", 400, {"__type": "InvalidParameterException", "Message": "bad filter"})
+    with pytest.raises(SourceUnavailable, match=r"GetProducts failed \(InvalidParameterException, HTTP 400\)"):
+        aws.get_prices(client, ["m5.large"], REGION)
+
+
+def test_unreachable_endpoint_is_source_unavailable(aws_credentials):
+    import boto3
+
+    client = _client(boto3.Session(), "pricing", "http://127.0.0.1:9", attempts=1)
+    with pytest.raises(SourceUnavailable, match="GetProducts: cannot reach AWS.*EndpointConnectionError"):
+        aws.get_prices(client, ["m5.large"], REGION)
+
+
+@pytest.mark.parametrize("exc_name", ["ReadTimeoutError", "ConnectTimeoutError"])
+def test_timeouts_are_source_unavailable(pricing, exc_name):
+    import botocore.exceptions
+
+    client, _, _ = pricing
+    exc = getattr(botocore.exceptions, exc_name)
+
+    def _timeout(**_):
+        raise exc(endpoint_url="http://example.invalid")
+
+    client.meta.events.register("before-send", _timeout)
+    with pytest.raises(SourceUnavailable, match=f"GetProducts: cannot reach AWS \\({exc_name}\\)"):
+        aws.get_prices(client, ["m5.large"], REGION)
+
+
+def _stubbed_ce(daily, resources_error=None, key="AKIA_A"):
+    import boto3
+    from botocore.stub import Stubber
+
+    c = boto3.Session(aws_access_key_id=key, aws_secret_access_key="s", region_name="us-east-1").client("ce")
+    st = Stubber(c)
+    if daily is not None:
+        st.add_response("get_cost_and_usage", daily)
+    if resources_error:
+        st.add_client_error("get_cost_and_usage_with_resources", service_error_code=resources_error,
+                            service_message="Hourly/resource-level data not enabled", http_status_code=400)
+    st.activate()
+    return c
+
+
+def _daily(amount):
+    return {"ResultsByTime": [{"TimePeriod": {"Start": "2026-01-09", "End": "2026-01-10"}, "Estimated": False,
+                               "Groups": [{"Keys": ["EUC1-BoxUsage:m5.large"],
+                                           "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}]}]}
+
+
+@pytest.mark.parametrize("code", ["DataUnavailableException", "AccessDeniedException"])
+def test_resource_level_failure_keeps_daily_costs_with_warning(code):
+    now = pd.Timestamp("2026-01-10", tz="UTC")
+    ce = _stubbed_ce(_daily("2.5"), resources_error=code)
+    df, meta = aws.get_costs(ce, now - pd.Timedelta(days=1), now, REGION, with_resources=True, now=now)
+    assert df["cost_usd"].tolist() == [2.5] and (df["granularity"] == "DAILY").all()
+    assert len(meta["warnings"]) == 1 and "no resource-level costs (daily costs kept)" in meta["warnings"][0]
+    assert code in meta["warnings"][0] and "GetCostAndUsageWithResources" in meta["warnings"][0]
+    assert "GetCostAndUsageWithResources" not in meta["pages"]

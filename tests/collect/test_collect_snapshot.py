@@ -111,3 +111,15 @@ def test_extra_tables_and_manifest_extra(world, tmp_path):
                                   manifest_extra={"source": "sandbox", "simulated": True, "seed": 7}))
     assert snap.is_simulated and snap.manifest["seed"] == 7
     assert snap["truth_factors"]["value"].tolist() == [1.35]
+
+
+def test_unreachable_pricing_endpoint_is_a_gap_not_a_crash(world, tmp_path):
+    session, responder, _, _ = world
+    snap = read_snapshot(collect_snapshot(
+        session, region=REGION, window_start=START, window_end=END, out_dir=tmp_path / "s",
+        endpoints=Endpoints(pricing="http://127.0.0.1:9", electricitymaps=responder.url + "/v3"),
+        electricitymaps_api_key="k", power_source="none", progress=False, cloudtrail_min_interval_s=0,
+        max_attempts=1))
+    gap = [g for g in snap.manifest["gaps"] if g["table"] == "prices"]
+    assert len(gap) == 1 and "GetProducts: cannot reach AWS (EndpointConnectionError)" in gap[0]["reason"]
+    assert len(snap["costs"]) == 4 and len(snap["instances"]) == 3
