@@ -242,7 +242,8 @@ summary = pd.DataFrame({k: mc.quantiles().stack() for k, mc in mcs.items()}).T
 summary.columns = [f"{o}_{q}" for o, q in summary.columns]
 savings = pd.DataFrame({k: uncertainty.savings_frac(mcs["baseline"], mc).stack() for k, mc in mcs.items() if k != "baseline"}).T
 savings.columns = [f"{o}_{q}" for o, q in savings.columns]
-gaps = pd.Series({k: a.running_h_without_cpu for k, a in aggs.items()}, name="running_h_without_cpu")
+gaps = pd.DataFrame({"running_h_without_cpu": {k: a.running_h_without_cpu for k, a in aggs.items()},
+                     "running_h_unknown": {k: a.running_h_unknown for k, a in aggs.items()}})
 display(summary[[c for c in summary.columns if c.startswith(("cost_eur", "co2_kg"))]].round(3))
 savings[[c for c in savings.columns if c.startswith(("cost_eur", "co2_kg"))]].round(3)"""),
         ("md", "### Sobol indices (baseline)"),
@@ -310,7 +311,9 @@ metrics |= {"hour_aligned_co2_kg": hva["hour_aligned_co2_g"] / 1000, "annual_ave
             "hour_aligned_vs_annual_frac": hva["relative_difference_frac"],
             "co2_pue_ccf_kg": by_pue[pue_ccf], "co2_pue_region_kg": by_pue[pue_region],
             "embodied_co2_kg": embodied_kg, "embodied_share_frac": embodied_kg / (embodied_kg + operational_kg),
-            "running_h_without_cpu_h": float(gaps["baseline"]),
+            "running_h_without_cpu_h": float(gaps.loc["baseline", "running_h_without_cpu"]),
+            "running_h_unknown_h": float(gaps.loc["baseline", "running_h_unknown"]),
+            "moved_jobs_count": int((plan_shift["reason"] == "moved").sum()),
             "energy_without_intensity_kwh": aggs["baseline"].energy_without_intensity_kwh,
             "office_hours_instances_count": len(office_ids), "flexible_jobs_count": len(jobs),
             "rightsized_instances_count": int((plan_rs["new_type"] != plan_rs["instance_type"]).sum())}
