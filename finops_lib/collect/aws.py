@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -107,6 +109,8 @@ class CallCounter:
 
     def __init__(self):
         self.calls: Counter[str] = Counter()
+        #: responses served from a cache instead (no request sent), per label
+        self.hits: Counter[str] = Counter()
 
     def attach(self, client, label: str | None = None):
         """Count the requests of a boto3 ``client``; returns the client."""
@@ -121,6 +125,9 @@ class CallCounter:
 
     def add(self, key: str, n: int = 1) -> None:
         self.calls[key] += n
+
+    def hit(self, key: str, n: int = 1) -> None:
+        self.hits[key] += n
 
     def as_dict(self) -> dict[str, int]:
         return dict(sorted(self.calls.items()))
@@ -238,28 +245,59 @@ def _snake(operation: str) -> str:
     return "".join(out)
 
 
+def account_scope(sts_client) -> str:
+    """Who the credentials belong to, for cache keys: ``account:<id>`` from one STS GetCallerIdentity.
+
+    When STS cannot answer (other than for bad credentials), falls back to
+    :func:`credential_scope` of the client (a hash of the access key id).
+    """
+    try:
+        return f"account:{call_aws(sts_client, 'GetCallerIdentity')['Account']}"
+    except (SourceUnavailable, ThrottledError, PayloadError, AccessDeniedError, KeyError, TypeError):
+        return credential_scope(sts_client)
+
+
+def credential_scope(client) -> str:
+    """``key:<sha256(access key id)[:16]>`` of the credentials ``client`` signs with ("anonymous" if none)."""
+    creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    if creds is None:
+        return "anonymous"
+    key = creds.get_frozen_credentials().access_key or ""
+    return f"key:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+
 class ResponseCache:
     """A small on-disk cache of AWS responses with a TTL per source.
 
-    Keys hash the service, endpoint, region, operation and parameters (never
-    credentials). Values are JSON with datetimes tagged so they round-trip.
+    Keys hash the account scope, service, endpoint, region, operation and
+    parameters (never credentials themselves): ``scope`` is the account
+    (:func:`account_scope`); when None, a hash of the client's access key id
+    (:func:`credential_scope`), so two accounts never share entries. Values
+    are JSON with datetimes tagged so they round-trip. ``hits`` counts the
+    responses served from the cache per ``service.Operation``.
     """
 
-    def __init__(self, cache_dir, ttl_s: dict[str, float] | None = None, clock: Callable[[], float] = time.time):
+    def __init__(self, cache_dir, ttl_s: dict[str, float] | None = None, clock: Callable[[], float] = time.time,
+                 scope: str | None = None):
         self.dir = Path(cache_dir)
         self.ttl_s = {**CACHE_TTL_S, **(ttl_s or {})}
         self.clock = clock
+        self.scope = scope
+        self.hits: Counter[str] = Counter()
 
     def _path(self, client, operation: str, params: dict) -> Path:
         ident = json.dumps(
-            [client.meta.service_model.service_name, client.meta.endpoint_url, client.meta.region_name,
-             operation, params], sort_keys=True, default=str)
+            [self.scope or credential_scope(client), client.meta.service_model.service_name,
+             client.meta.endpoint_url, client.meta.region_name, operation, params], sort_keys=True, default=str)
         return self.dir / "aws" / f"{hashlib.sha256(ident.encode()).hexdigest()}.json"
 
     def get(self, client, operation: str, params: dict):
+        service = client.meta.service_model.service_name
+        ttl = self.ttl_s.get(service)
+        if ttl is None:
+            return None
         path = self._path(client, operation, params)
-        ttl = self.ttl_s.get(client.meta.service_model.service_name)
-        if ttl is None or not path.is_file():
+        if not path.is_file():
             return None
         try:
             entry = json.loads(path.read_text(encoding="utf-8"), object_hook=_decode_dt)
@@ -267,14 +305,22 @@ class ResponseCache:
             return None
         if self.clock() - entry["stored_at"] > ttl:
             return None
+        self.hits[f"{service}.{operation}"] += 1
         return entry["value"]
 
     def put(self, client, operation: str, params: dict, value) -> None:
         path = self._path(client, operation, params)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"stored_at": self.clock(), "value": value}, default=_encode_dt), encoding="utf-8")
-        tmp.replace(path)
+        text = json.dumps({"stored_at": self.clock(), "value": value}, default=_encode_dt)
+        # a unique temp name: concurrent collections never write into each other's file
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _encode_dt(obj):

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -145,9 +146,11 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
     if power_source not in ("boavizta", "none"):
         raise ValueError(f"unknown power_source {power_source!r}")
     run = _Run()
-    cache = ResponseCache(cache_dir) if cache_dir is not None else None
     clients = aws.make_clients(session, region, endpoint_url=endpoints.aws, pricing_endpoint_url=endpoints.pricing,
                                counter=run.counter, max_attempts=max_attempts)
+    # Cached responses are per account: one STS GetCallerIdentity scopes the cache keys.
+    cache = (ResponseCache(cache_dir, scope=aws.account_scope(clients["sts"])) if cache_dir is not None
+             else None)
     hours = int((end.ceil("h") - start.floor("h")) / pd.Timedelta(hours=1))
 
     steps = ["inventory", "state events", "cpu", "prices", "costs", "intensity", "power"]
@@ -250,7 +253,9 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
     manifest = {
         "source": "aws", "simulated": False, "region": region, "zone": zone,
         "window_start": start, "window_end": end,
-        "api_calls": run.counter.as_dict(), "coverage": {k: round(float(v), 6) for k, v in run.coverage.items()},
+        "api_calls": run.counter.as_dict(),
+        "cache_hits": dict(sorted((Counter(cache.hits if cache else {}) + run.counter.hits).items())),
+        "coverage": {k: round(float(v), 6) for k, v in run.coverage.items()},
         "gaps": run.gaps, "warnings": run.warnings, "timings_s": run.timings_s, "details": run.details,
         "intensity_source": intensity_source, "power_source": power_source, "with_resources": with_resources,
         "endpoints": {"aws": endpoints.aws, "pricing": endpoints.pricing,

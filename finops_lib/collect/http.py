@@ -60,8 +60,11 @@ def request_json(session: requests.Session, method: str, url: str, *, label: str
         resp = session.request(method, url, **kwargs)
     except requests.RequestException as exc:
         raise SourceUnavailable(f"{label}: cannot reach {url.split('?')[0]}: {exc.__class__.__name__}") from exc
-    if counter is not None and not getattr(resp, "from_cache", False):
-        counter.add(label)
+    if counter is not None:
+        if getattr(resp, "from_cache", False):
+            counter.hit(label)
+        else:
+            counter.add(label)
     if resp.status_code >= 400:
         hint = (hints or {}).get(resp.status_code, "")
         raise SourceUnavailable(f"{label}: HTTP {resp.status_code}{': ' + hint if hint else ''} "

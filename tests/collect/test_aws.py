@@ -380,3 +380,34 @@ def test_resource_level_failure_keeps_daily_costs_with_warning(code):
     assert len(meta["warnings"]) == 1 and "no resource-level costs (daily costs kept)" in meta["warnings"][0]
     assert code in meta["warnings"][0] and "GetCostAndUsageWithResources" in meta["warnings"][0]
     assert "GetCostAndUsageWithResources" not in meta["pages"]
+
+
+# --------------------------------------------------------------------------- cache scope
+def test_cache_is_per_account_and_counts_hits(tmp_path):
+    """Account B within the TTL must not get account A's costs (review repro t5)."""
+    now = pd.Timestamp("2026-01-10", tz="UTC")
+    cache = aws.ResponseCache(tmp_path)
+    a, _ = aws.get_costs(_stubbed_ce(_daily("111.0"), key="AKIA_A"), now - pd.Timedelta(days=1), now, REGION,
+                         cache=cache)
+    b, _ = aws.get_costs(_stubbed_ce(_daily("7.0"), key="AKIA_B"), now - pd.Timedelta(days=1), now, REGION,
+                         cache=cache)
+    assert a["cost_usd"].tolist() == [111.0] and b["cost_usd"].tolist() == [7.0]
+    assert not cache.hits
+    a2, _ = aws.get_costs(_stubbed_ce(None, key="AKIA_A"), now - pd.Timedelta(days=1), now, REGION, cache=cache)
+    assert a2["cost_usd"].tolist() == [111.0] and cache.hits == {"ce.GetCostAndUsage": 1}
+    # an explicit account scope overrides the key: same account, other key -> shared entry
+    acct = aws.ResponseCache(tmp_path / "acct", scope="account:1")
+    aws.get_costs(_stubbed_ce(_daily("5.0"), key="AKIA_A"), now - pd.Timedelta(days=1), now, REGION, cache=acct)
+    c, _ = aws.get_costs(_stubbed_ce(None, key="AKIA_C"), now - pd.Timedelta(days=1), now, REGION, cache=acct)
+    assert c["cost_usd"].tolist() == [5.0]
+    assert not list((tmp_path / "acct" / "aws").glob("*.tmp"))
+
+
+def test_account_scope_from_sts_and_fallback(moto_session):
+    counter = aws.CallCounter()
+    sts = _client(moto_session, "sts", counter=counter)
+    assert aws.account_scope(sts) == "account:123456789012"
+    assert counter.as_dict() == {"sts.GetCallerIdentity": 1}
+    dead = _client(moto_session, "sts", "http://127.0.0.1:9", attempts=1)
+    scope = aws.account_scope(dead)
+    assert scope.startswith("key:") and scope == aws.credential_scope(dead) and "testing" not in scope

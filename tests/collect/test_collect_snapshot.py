@@ -100,6 +100,13 @@ def test_second_collection_within_ttl_calls_no_cached_source(world, tmp_path):
     assert not [k for k in second.manifest["api_calls"] if k.startswith(cached)]
     # not cached (state can change any minute): inventory and CloudTrail
     assert second.manifest["api_calls"]["cloudtrail.LookupEvents"] == 5
+    # one GetCallerIdentity per collection scopes the cache to the account; hits are recorded
+    assert first.manifest["api_calls"]["sts.GetCallerIdentity"] == 1
+    assert second.manifest["api_calls"]["sts.GetCallerIdentity"] == 1
+    assert first.manifest["cache_hits"] == {}
+    assert second.manifest["cache_hits"] == {
+        "ce.GetCostAndUsage": 1, "cloudwatch.GetMetricData": 1, "electricitymaps.past-range": 1,
+        "pricing.GetProducts": 1}
     for name in ("costs", "cpu_hourly", "prices", "intensity_hourly"):
         pd.testing.assert_frame_equal(first[name], second[name])
 
