@@ -182,6 +182,8 @@ def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, 
     overwrite : bool, default False
         Replace an existing snapshot with different content. An existing
         snapshot with the same ``snapshot_id`` is replaced without asking.
+        A non-empty directory that is not a snapshot (no ``manifest.json``
+        with a ``snapshot_id``) is never replaced.
 
     Returns
     -------
@@ -191,12 +193,15 @@ def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, 
     Raises
     ------
     SnapshotError
-        ``out_dir`` exists, is not empty and holds a different snapshot (or
-        no snapshot) and ``overwrite`` is False.
+        ``out_dir`` is an existing file; or it is a non-empty directory that
+        is not a snapshot; or it holds a different snapshot and ``overwrite``
+        is False.
     finops_lib.schema.SchemaError
         A table does not match the contract.
     """
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SnapshotError(f"{out_dir} is a file, not a directory; choose a directory path for the snapshot")
     conformed = {name: schema.conform(name, df) for name, df in tables.items()}
     man = {**MANIFEST_DEFAULTS, **manifest}
     man["window_start"] = _iso_utc(man["window_start"])
@@ -226,19 +231,33 @@ def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, 
     return out_dir
 
 
+def _existing_snapshot_id(out_dir: Path) -> str | None:
+    """``snapshot_id`` of the manifest in ``out_dir``; None when it holds no readable snapshot manifest."""
+    existing = out_dir / MANIFEST
+    if not existing.is_file():
+        return None
+    try:
+        man = json.loads(existing.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        return None
+    old_id = man.get("snapshot_id") if isinstance(man, dict) else None
+    return old_id if isinstance(old_id, str) and old_id else None
+
+
 def _replace_dir(tmp: Path, out_dir: Path, snapshot_id: str, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SnapshotError(f"{out_dir} is a file, not a directory; choose a directory path for the snapshot")
     if out_dir.exists() and any(out_dir.iterdir()):
-        existing = out_dir / MANIFEST
-        old_id = None
-        if existing.is_file():
-            try:
-                old_id = json.loads(existing.read_text(encoding="utf-8")).get("snapshot_id")
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                old_id = None
-        if old_id != snapshot_id and not overwrite:
-            what = f"snapshot {old_id}" if old_id else "files that are not a snapshot"
+        old_id = _existing_snapshot_id(out_dir)
+        if old_id is None:
+            # Never delete a directory we did not write, whatever overwrite says.
             raise SnapshotError(
-                f"{out_dir} already holds {what}; new snapshot is {snapshot_id}. "
+                f"{out_dir} is not empty and is not a snapshot (no {MANIFEST} with a snapshot_id); "
+                "refusing to replace it. Choose another (new or empty) directory."
+            )
+        if old_id != snapshot_id and not overwrite:
+            raise SnapshotError(
+                f"{out_dir} already holds snapshot {old_id}; new snapshot is {snapshot_id}. "
                 "Choose another directory or pass overwrite=True."
             )
         trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
@@ -279,10 +298,14 @@ def read_snapshot(path) -> Snapshot:
         manifest = json.loads(man_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{man_path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise SnapshotError(f"{man_path} is not a JSON object (found {type(manifest).__name__})")
     if not isinstance(manifest.get("tables"), dict):
         raise SnapshotError(f"{man_path} has no 'tables' entry")
     tables = {}
     for name, info in manifest["tables"].items():
+        if not isinstance(info, dict):
+            raise SnapshotError(f"{man_path}: entry of table {name!r} is not an object: {info!r}")
         file = path / info.get("file", f"{name}.parquet")
         if not file.is_file():
             raise SnapshotError(f"table {name!r}: file {file} is missing")

@@ -112,3 +112,34 @@ def test_not_a_snapshot_directory_is_not_clobbered(tmp_path):
     with pytest.raises(SnapshotError, match="not a snapshot"):
         write_snapshot(_tables(), MANIFEST, tmp_path / "snap")
     assert (tmp_path / "snap" / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("manifest_text", [None, "not json", "[1, 2]", '{"source": "aws"}', '{"snapshot_id": ""}'])
+def test_overwrite_never_deletes_a_directory_that_is_not_a_snapshot(tmp_path, manifest_text):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("years of work")
+    if manifest_text is not None:
+        (home / "manifest.json").write_text(manifest_text)
+    with pytest.raises(SnapshotError, match="not a snapshot") as err:
+        write_snapshot(_tables(), MANIFEST, home, overwrite=True)
+    msg = str(err.value).replace(str(home), "<dir>")
+    assert "overwrite" not in msg  # do not suggest the flag for a foreign directory
+    assert (home / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no temp dirs left
+
+
+def test_existing_file_path_is_a_snapshot_error(tmp_path):
+    target = tmp_path / "snap"
+    target.write_text("a file")
+    for overwrite in (False, True):
+        with pytest.raises(SnapshotError, match="is a file"):
+            write_snapshot(_tables(), MANIFEST, target, overwrite=overwrite)
+    assert target.read_text() == "a file"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"a string"', '{"tables": {"prices": 3}}'])
+def test_manifest_that_is_json_but_not_an_object_is_a_snapshot_error(tmp_path, text):
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(SnapshotError, match="manifest.json"):
+        read_snapshot(tmp_path)
