@@ -16,6 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("FINOPS_CACHE_DIR", Path.home() / ".cache" / "finops"))
+#: CloudTrail event history keeps 90 days (CloudTrail user guide, LookupEvents): older state
+#: events cannot be looked up, so a longer AWS window would reconstruct runtime wrongly. [d]
+CLOUDTRAIL_HISTORY_DAYS = 90
+#: Intensity sources the sandbox serves.
+SANDBOX_INTENSITY_SOURCES = ("electricitymaps", "watttime")
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -51,6 +56,16 @@ def run(args: argparse.Namespace) -> int:
     if args.days <= 0:
         print(f"--days must be positive, got {args.days}", file=sys.stderr)
         return 2
+    if args.source == "aws" and args.days > CLOUDTRAIL_HISTORY_DAYS:
+        print(f"--days {args.days} is longer than CloudTrail's {CLOUDTRAIL_HISTORY_DAYS}-day event history: "
+              f"instance state changes before that cannot be looked up. Use --days {CLOUDTRAIL_HISTORY_DAYS} "
+              "or less.", file=sys.stderr)
+        return 2
+    if args.source == "sandbox":
+        unsupported = sandbox_unsupported_options(args)
+        if unsupported:
+            print("--source sandbox does not support: " + "; ".join(unsupported), file=sys.stderr)
+            return 2
     try:
         path = _collect_sandbox(args) if args.source == "sandbox" else _collect_aws(args)
         snap = read_snapshot(path)
@@ -78,14 +93,27 @@ def _collect_aws(args) -> Path:
     )
 
 
+def sandbox_unsupported_options(args: argparse.Namespace) -> list[str]:
+    """Options given that ``--source sandbox`` cannot honour (each with the reason), instead of dropping them."""
+    bad = []
+    if args.profile:
+        bad.append(f"--profile {args.profile} (the sandbox serves its own simulated account)")
+    if args.intensity_source not in SANDBOX_INTENSITY_SOURCES:
+        bad.append(f"--intensity-source {args.intensity_source} (sandbox: {' or '.join(SANDBOX_INTENSITY_SOURCES)})")
+    if args.electricitymaps_csv is not None:
+        bad.append(f"--electricitymaps-csv {args.electricitymaps_csv} (the sandbox serves its own intensity API)")
+    if args.power_source != "boavizta":
+        bad.append(f"--power-source {args.power_source} (the sandbox always collects from BoaviztAPI)")
+    return bad
+
+
 def _collect_sandbox(args) -> Path:
     from finops_lib import sandbox
 
     fn = sandbox.collect_sandbox_snapshot
-    options = {"days": args.days, "region": args.region, "seed": args.seed, "n_instances": args.instances,
-               "with_resources": True if args.with_resources else None,
-               "intensity_source": args.intensity_source if args.intensity_source in ("electricitymaps", "watttime")
-               else None,
+    options = {"days": args.days, "region": args.region, "zone": args.zone, "seed": args.seed,
+               "n_instances": args.instances, "with_resources": True if args.with_resources else None,
+               "intensity_source": args.intensity_source,
                "progress": not args.no_progress, "overwrite": args.overwrite or None,
                "cache_dir": None if args.no_cache else args.cache_dir}
     accepted = inspect.signature(fn).parameters

@@ -44,3 +44,35 @@ def test_bad_source_rejected():
 def test_defaults():
     args = _parse(["--out", "snap"])
     assert (args.source, args.region, args.days, args.out) == ("sandbox", "eu-central-1", 30, Path("snap"))
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--profile", "prod"], "--profile prod"),
+    (["--intensity-source", "none"], "--intensity-source none"),
+    (["--intensity-source", "electricitymaps-csv", "--electricitymaps-csv", "em.csv"], "--electricitymaps-csv em.csv"),
+    (["--power-source", "none"], "--power-source none"),
+])
+def test_sandbox_rejects_options_it_cannot_honour(monkeypatch, tmp_path, capsys, argv, named):
+    monkeypatch.setattr(sandbox, "collect_sandbox_snapshot", lambda **kw: pytest.fail("must not collect"))
+    args = _parse(["--source", "sandbox", "--out", str(tmp_path / "s"), *argv])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert "--source sandbox does not support" in err and named in err
+
+
+def test_sandbox_passes_zone_through(monkeypatch, tmp_path):
+    seen = {}
+
+    def fake(out_dir, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(sandbox, "collect_sandbox_snapshot", fake)
+    args = _parse(["--source", "sandbox", "--zone", "FR", "--intensity-source", "watttime", "--out", str(tmp_path)])
+    assert args.func(args) == 1 and seen["zone"] == "FR" and seen["intensity_source"] == "watttime"
+
+
+def test_aws_window_longer_than_cloudtrail_history_is_rejected(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "_collect_aws", lambda args: pytest.fail("must not collect"))
+    args = _parse(["--source", "aws", "--days", "91", "--out", str(tmp_path / "s")])
+    assert args.func(args) == 2 and "90-day" in capsys.readouterr().err
