@@ -271,11 +271,18 @@ def read_electricitymaps_csv(path, *, emission_factor_type: str = "lifecycle") -
 def watttime_login(username: str, password: str, base_url: str = WATTTIME_BASE_URL, *, session=None,
                    counter=None) -> str:
     """Log in with HTTP Basic auth and return a bearer token (valid 30 min; never cached)."""
+    import contextlib
+
     import requests
+    import requests_cache
 
     session = session or requests.Session()
-    body = request_json(session, "GET", f"{base_url.rstrip('/')}/login", auth=(username, password),
-                        label="watttime.login", counter=counter, hints=_WT_HINTS)
+    # Never let the token reach the cache: with caching disabled nothing is read or written.
+    no_cache = (session.cache_disabled() if isinstance(session, requests_cache.CachedSession)
+                else contextlib.nullcontext())
+    with no_cache:
+        body = request_json(session, "GET", f"{base_url.rstrip('/')}/login", auth=(username, password),
+                            label="watttime.login", counter=counter, hints=_WT_HINTS)
     token = body.get("token") if isinstance(body, dict) else None
     if not token:
         raise PayloadError("WattTime login: no token in the response")

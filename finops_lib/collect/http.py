@@ -38,7 +38,7 @@ def cached_session(cache_dir=None, name: str = "http") -> requests.Session:
     path.mkdir(parents=True, exist_ok=True)
     return requests_cache.CachedSession(
         str(path / name), backend="sqlite", allowable_methods=("GET", "POST"),
-        ignored_parameters=SECRET_PARAMS, expire_after=0,
+        ignored_parameters=SECRET_PARAMS, expire_after=requests_cache.DO_NOT_CACHE,
     )
 
 
@@ -55,7 +55,10 @@ def request_json(session: requests.Session, method: str, url: str, *, label: str
     """
     kwargs.setdefault("timeout", TIMEOUT_S)
     if isinstance(session, requests_cache.CachedSession):
-        kwargs.setdefault("expire_after", HTTP_TTL_S.get(label, 0))
+        # TTL 0 means "never store": expire_after=0 would still store a response that carries
+        # ETag/Last-Modified (for revalidation), e.g. a WattTime login token.
+        ttl = HTTP_TTL_S.get(label, 0)
+        kwargs.setdefault("expire_after", ttl if ttl > 0 else requests_cache.DO_NOT_CACHE)
     try:
         resp = session.request(method, url, **kwargs)
     except requests.RequestException as exc:

@@ -169,3 +169,51 @@ def test_watttime_401_and_missing_credentials(responder):
 def test_watttime_wrong_units_rejected():
     with pytest.raises(PayloadError, match="units"):
         carbon.parse_watttime([{"point_time": "2026-11-02T10:00Z", "value": 1.0}], "DE", "co2_moer", "g_co2_per_kwh")
+
+
+@pytest.fixture
+def etag_server():
+    """WattTime-like server whose every response carries an ETag (cacheable for revalidation)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path.split("?")[0])
+            body = ({"token": "SECRET-TOKEN-123"} if self.path.startswith("/login") else
+                    {"data": [{"point_time": "2026-01-01T00:00:00+00:00", "value": 800}],
+                     "meta": {"units": "lbs_co2_per_mwh"}})
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("ETag", '"abc"')
+            self.send_header("Last-Modified", "Thu, 01 Jan 2026 00:00:00 GMT")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", hits
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_watttime_token_never_stored_even_with_etag(etag_server, tmp_path):
+    url, hits = etag_server
+    counter = aws.CallCounter()
+    for _ in range(2):
+        df, _ = carbon.get_intensity_watttime("DE", "2026-01-01T00:00Z", "2026-01-01T01:00Z", ("alice", "PW-XYZ"),
+                                              url, cache_dir=tmp_path, counter=counter)
+    assert_allclose(df["intensity_g_per_kwh"], [800 * G_PER_KWH_PER_LB_PER_MWH])
+    assert hits.count("/login") == 2  # login is never served from a cache
+    assert counter.calls["watttime.login"] == 2 and "watttime.login" not in counter.hits
+    assert counter.calls["watttime.historical"] == 1 and counter.hits["watttime.historical"] == 1
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert stored and b"SECRET-TOKEN-123" not in stored and b"PW-XYZ" not in stored
