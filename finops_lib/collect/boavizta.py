@@ -8,7 +8,9 @@ module never imports it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +38,28 @@ _REPO = Path(__file__).resolve().parents[2]
 def boavizta_python() -> str:
     """Interpreter with BoaviztAPI installed: ``$BOAVIZTA_PYTHON`` or ``<repo>/.venv-boavizta/bin/python``."""
     return os.environ.get("BOAVIZTA_PYTHON") or str(_REPO / ".venv-boavizta" / "bin" / "python")
+
+
+#: prctl option: signal to deliver when the parent dies (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int):
+    """A ``preexec_fn``: SIGTERM this child when its parent dies (Linux ``prctl``), so a killed
+    collection never leaves a BoaviztAPI server behind. None where prctl is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def _set():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent_pid:  # parent already gone before prctl took effect
+            os._exit(1)
+
+    return _set
 
 
 def _free_port() -> int:
@@ -70,7 +94,7 @@ def boavizta_server(*, python: str | None = None, port: int | None = None, timeo
     proc = subprocess.Popen(
         [python, "-m", "uvicorn", "boaviztapi.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=log,
+        stdout=subprocess.DEVNULL, stderr=log, preexec_fn=_die_with_parent(os.getpid()),
     )
     try:
         deadline = time.monotonic() + timeout_s
