@@ -43,6 +43,7 @@ from finops_lib.collect.errors import (
     PayloadError,
     SourceUnavailable,
     ThrottledError,
+    conform_payload,
 )
 from finops_lib.constants import PERCENT
 
@@ -416,7 +417,14 @@ def get_instances(ec2_client) -> tuple[pd.DataFrame, dict]:
     types = sorted(df["instance_type"].unique()) if len(df) else []
     for i in range(0, len(types), 100):  # DescribeInstanceTypes takes up to 100 types
         chunk = types[i:i + 100]
-        for page in _pages(ec2_client, "DescribeInstanceTypes", {"InstanceTypes": chunk}, "NextToken"):
+        try:
+            tpages = _pages(ec2_client, "DescribeInstanceTypes", {"InstanceTypes": chunk}, "NextToken")
+        except SourceUnavailable as exc:
+            if "InvalidInstanceType" not in str(exc):
+                raise
+            raise PayloadError(f"DescribeInstanceTypes does not know instance type(s) among {chunk} that "
+                               f"DescribeInstances reported: {exc}") from exc
+        for page in tpages:
             for it in page.get("InstanceTypes", []):
                 specs[it["InstanceType"]] = (it["VCpuInfo"]["DefaultVCpus"], it["MemoryInfo"]["SizeInMiB"] / 1024)
     unknown = sorted(set(types) - set(specs))
@@ -425,7 +433,7 @@ def get_instances(ec2_client) -> tuple[pd.DataFrame, dict]:
     df["vcpu"] = pd.array([specs.get(t, (None, None))[0] for t in df["instance_type"]], dtype="Int64")
     df["memory_gib"] = [specs.get(t, (None, math.nan))[1] for t in df["instance_type"]]
     df = df.sort_values("instance_id", kind="stable").reset_index(drop=True)
-    return schema.conform("instances", df), meta
+    return conform_payload("instances", df, "DescribeInstances"), meta
 
 
 # --------------------------------------------------------------------------- #
@@ -512,7 +520,7 @@ def get_state_events(cloudtrail_client, start, end, *, event_names: Iterable[str
     meta["rejected"] = n_rejected
     if n_rejected:
         meta["warnings"].append(f"{n_rejected} CloudTrail record(s) could not be parsed and were skipped")
-    return schema.conform("state_events", events), meta
+    return conform_payload("state_events", events, "LookupEvents"), meta
 
 
 # --------------------------------------------------------------------------- #
@@ -565,6 +573,7 @@ def get_cpu_hourly(cloudwatch_client, instance_ids: Iterable[str], start, end, *
             })
     columns = {"Average": "cpu_util_frac", "Maximum": "cpu_util_max_frac", "SampleCount": "sample_count"}
     values: dict[tuple[str, pd.Timestamp], dict] = {}
+    last_status: dict[str, tuple[str, str]] = {}
     n_batches = 0
     for b in range(0, len(queries), GET_METRIC_DATA_MAX_QUERIES):
         batch = queries[b:b + GET_METRIC_DATA_MAX_QUERIES]
@@ -573,18 +582,30 @@ def get_cpu_hourly(cloudwatch_client, instance_ids: Iterable[str], start, end, *
         n_batches += 1
         for page in _pages(cloudwatch_client, "GetMetricData", params, "NextToken", cache=cache):
             for res in page.get("MetricDataResults", []):
-                i, k = (int(x) for x in res["Id"][1:].split("_"))
-                col = columns[stats[k]]
-                scale = 1.0 if col == "sample_count" else 1.0 / PERCENT
-                for ts, val in zip(res.get("Timestamps", []), res.get("Values", []), strict=True):
-                    values.setdefault((ids[i], _utc(ts)), {})[col] = val * scale
+                try:
+                    i, k = (int(x) for x in res["Id"][1:].split("_"))
+                    col = columns[stats[k]]
+                    scale = 1.0 if col == "sample_count" else 1.0 / PERCENT
+                    for ts, val in zip(res.get("Timestamps", []), res.get("Values", []), strict=True):
+                        values.setdefault((ids[i], _utc(ts)), {})[col] = float(val) * scale
+                except (KeyError, IndexError, TypeError, ValueError) as exc:
+                    raise PayloadError(f"GetMetricData: unexpected MetricDataResults entry {res!r}: {exc!r}") from exc
+                # the last page's status counts: earlier pages of a continued series say PartialData
+                last_status[res["Id"]] = (f"{ids[i]} {stats[k]}", res.get("StatusCode", "Complete"))
     rows = [{"instance_id": iid, "hour": hour, **v} for (iid, hour), v in values.items()]
     df = pd.DataFrame(rows, columns=["instance_id", "hour", *columns.values()])
     df = df.sort_values(["instance_id", "hour"], kind="stable").reset_index(drop=True)
     meta = _meta("GetMetricData", cloudwatch_client.meta.region_name,
                  {"instances": len(ids), "stats": list(stats), "start": start.isoformat(), "end": end.isoformat()},
                  queries=len(queries), batches=n_batches)
-    return schema.conform("cpu_hourly", df), meta
+    incomplete: dict[str, list[str]] = {}
+    for series, status in last_status.values():
+        if status != "Complete":  # PartialData / Forbidden / InternalError: the series is incomplete
+            incomplete.setdefault(status, []).append(series)
+    for status, series in sorted(incomplete.items()):
+        meta["warnings"].append(f"GetMetricData returned StatusCode {status} for {len(series)} series "
+                                f"(e.g. {', '.join(series[:3])}); their hourly CPU may be incomplete")
+    return conform_payload("cpu_hourly", df, "GetMetricData"), meta
 
 
 # --------------------------------------------------------------------------- #
@@ -630,7 +651,7 @@ def get_prices(pricing_client, instance_types: Iterable[str], region: str, *,
         rows.append({**found[0], "region": region})
     df = pd.DataFrame(rows, columns=schema.TABLES["prices"].keys())
     meta = _meta("GetProducts", region, {"instance_types": types}, warnings=warnings)
-    return schema.conform("prices", df), meta
+    return conform_payload("prices", df, "GetProducts"), meta
 
 
 def _parse_price_item(item, itype: str) -> list[dict]:
@@ -726,7 +747,7 @@ def get_costs(ce_client, start, end, region: str, with_resources: bool = False, 
                 meta["pages"]["GetCostAndUsageWithResources"] = len(rpages)
                 meta["resource_window"] = [h0.isoformat(), h1.isoformat()]
     df = pd.DataFrame(rows, columns=schema.TABLES["costs"].keys())
-    return schema.conform("costs", df), meta
+    return conform_payload("costs", df, "Cost Explorer"), meta
 
 
 def _ce_rows(pages: list[dict], granularity: str, group_by: tuple[str, ...]) -> list[dict]:

@@ -24,7 +24,7 @@ import pandas as pd
 import requests
 
 from finops_lib import schema
-from finops_lib.collect.errors import PayloadError, SourceUnavailable
+from finops_lib.collect.errors import PayloadError, SourceUnavailable, conform_payload
 from finops_lib.collect.http import cached_session, request_json
 from finops_lib.constants import G_PER_KG, PERCENT
 
@@ -185,4 +185,4 @@ def get_power_profiles_boavizta(instance_types, base_url: str, load_fracs=LOAD_F
                                               "usage_location": usage_location},
             "retrieved_at": datetime.now(UTC).isoformat(), "warnings": [],
             "python": sys.version.split()[0]}
-    return schema.conform("power_profiles", df), meta
+    return conform_payload("power_profiles", df, "BoaviztAPI"), meta

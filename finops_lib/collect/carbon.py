@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from finops_lib import schema
-from finops_lib.collect.errors import PayloadError, SourceUnavailable
+from finops_lib.collect.errors import PayloadError, SourceUnavailable, conform_payload
 from finops_lib.collect.http import cached_session, request_json
 from finops_lib.constants import G_PER_KWH_PER_LB_PER_MWH
 
@@ -83,7 +83,7 @@ def parse_electricitymaps(points: list[dict], zone: str, emission_factor_type: s
             raise PayloadError(f"Electricity Maps: unexpected point {p!r}: {exc!r}") from exc
     df = pd.DataFrame(rows, columns=list(schema.TABLES["intensity_hourly"]))
     df = df.drop_duplicates(["zone", "hour"], keep="last").sort_values("hour", kind="stable")
-    return schema.conform("intensity_hourly", df)
+    return conform_payload("intensity_hourly", df, f"Electricity Maps ({source})")
 
 
 def get_intensity_electricitymaps(zone: str, start, end, api_key: str | None, base_url: str = EM_BASE_URL, *,
@@ -256,7 +256,7 @@ def read_electricitymaps_csv(path, *, emission_factor_type: str = "lifecycle") -
         "emission_factor_type": emission_factor_type, "is_estimated": estimated, "source": "electricitymaps-csv",
         "estimation_method": raw[meth_col].replace("", pd.NA) if meth_col else pd.NA,
     })
-    out = schema.conform("intensity_hourly", df)
+    out = conform_payload("intensity_hourly", df, f"{path}")
     out = out.sort_values(["zone", "hour"], kind="stable").reset_index(drop=True)
     meta = _meta("electricitymaps-csv", {"path": path.name}, rows=len(out),
                  zones=sorted(out["zone"].dropna().unique().tolist()),
@@ -307,7 +307,7 @@ def parse_watttime(points: list[dict], zone: str, signal_type: str, units: str |
         "emission_factor_type": "marginal" if signal_type == "co2_moer" else "average",
         "is_estimated": is_estimated, "estimation_method": pd.NA, "source": "watttime",
     })
-    return schema.conform("intensity_hourly", df)
+    return conform_payload("intensity_hourly", df, "WattTime")
 
 
 def get_intensity_watttime(region: str, start, end, credentials: tuple[str, str] | None,

@@ -190,6 +190,7 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
     try:
         cpu, meta = aws.get_cpu_hourly(clients["cloudwatch"], ids, start, end, cache=cache)
         run.tables["cpu_hourly"] = cpu
+        run.warnings += meta["warnings"]
         run.coverage["cloudwatch"] = (cpu["instance_id"].nunique() / len(ids)) if ids else 1.0
         run.details["cloudwatch"] = {"queries": meta["queries"], "batches": meta["batches"]}
     except (CredentialsError, AccessDeniedError):
@@ -287,6 +288,12 @@ def _collect_intensity(run: _Run, source, zone, start, end, endpoints, em_key, w
                                                      cache_dir=cache_dir, counter=run.counter)
     except CollectError as exc:
         run.gap("intensity_hourly", source, str(exc))
+        return
+    if not df["intensity_g_per_kwh"].notna().any():
+        found = f" (the file has zones {meta['zones']})" if "zones" in meta else ""
+        run.gap("intensity_hourly", source, f"no hourly intensity for zone {zone!r} in "
+                                            f"[{start.isoformat()}, {end.isoformat()}){found}")
+        run.warnings += meta.get("warnings", [])
         return
     if "estimation_method" in df:
         counts = df["estimation_method"].fillna("none").value_counts().sort_index()

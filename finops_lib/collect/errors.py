@@ -30,3 +30,14 @@ class PayloadError(CollectError):
 
 class SourceUnavailable(CollectError):
     """An optional source cannot deliver (no key, 401/403, plan limits, server down)."""
+
+
+def conform_payload(table: str, df, source: str):
+    """:func:`finops_lib.schema.conform` for data parsed from a response: a value of the wrong
+    type is a :class:`PayloadError` naming the source, not a contract (SchemaError) failure."""
+    from finops_lib import schema
+
+    try:
+        return schema.conform(table, df)
+    except schema.SchemaError as exc:
+        raise PayloadError(f"{source}: response does not fit table {table!r}: {exc}") from exc

@@ -411,3 +411,50 @@ def test_account_scope_from_sts_and_fallback(moto_session):
     dead = _client(moto_session, "sts", "http://127.0.0.1:9", attempts=1)
     scope = aws.account_scope(dead)
     assert scope.startswith("key:") and scope == aws.credential_scope(dead) and "testing" not in scope
+
+
+# --------------------------------------------------------------------------- lesser review items
+def _stubbed(service, region=REGION):
+    import boto3
+    from botocore.stub import Stubber
+
+    c = boto3.Session(aws_access_key_id="k", aws_secret_access_key="s", region_name=region).client(service)
+    return c, Stubber(c)
+
+
+def test_get_metric_data_status_other_than_complete_is_a_warning():
+    cw, st = _stubbed("cloudwatch")
+    t = T0 + timedelta(hours=1)
+    # q0_0 continues on page 2 (PartialData, then Complete): fine. q1_0 ends InternalError: warned.
+    st.add_response("get_metric_data", {"NextToken": "n", "MetricDataResults": [
+        {"Id": "q0_0", "Timestamps": [T0], "Values": [20.0], "StatusCode": "PartialData"},
+        {"Id": "q1_0", "Timestamps": [T0], "Values": [40.0], "StatusCode": "PartialData"}]})
+    st.add_response("get_metric_data", {"MetricDataResults": [
+        {"Id": "q0_0", "Timestamps": [t], "Values": [30.0], "StatusCode": "Complete"},
+        {"Id": "q1_0", "Timestamps": [], "Values": [], "StatusCode": "InternalError"}]})
+    st.activate()
+    df, meta = aws.get_cpu_hourly(cw, ["i-a", "i-b"], T0, T0 + timedelta(hours=2), stats=("Average",))
+    assert_allclose(df["cpu_util_frac"], [0.2, 0.3, 0.4])
+    assert meta["warnings"] == ["GetMetricData returned StatusCode InternalError for 1 series (e.g. i-b Average); "
+                                "their hourly CPU may be incomplete"]
+
+
+def test_describe_instance_types_invalid_type_is_a_clear_error():
+    ec2, st = _stubbed("ec2")
+    st.add_response("describe_instances", {"Reservations": [{"Instances": [
+        {"InstanceId": "i-1", "InstanceType": "x9.huge", "State": {"Name": "running"}}]}]})
+    st.add_client_error("describe_instance_types", service_error_code="InvalidInstanceType",
+                        service_message="The following supplied instance types do not exist: [x9.huge]")
+    st.activate()
+    with pytest.raises(PayloadError, match=r"DescribeInstanceTypes does not know .*\['x9.huge'\]"):
+        aws.get_instances(ec2)
+
+
+def test_cost_payload_of_wrong_type_is_a_payload_error():
+    ce, st = _stubbed("ce", "us-east-1")
+    st.add_response("get_cost_and_usage", {"ResultsByTime": [{
+        "TimePeriod": {"Start": "2026-01-09", "End": "2026-01-10"}, "Estimated": False,
+        "Groups": [{"Keys": ["EUC1-BoxUsage:m5.large"], "Metrics": {"UnblendedCost": {"Amount": "n/a"}}}]}]})
+    st.activate()
+    with pytest.raises(PayloadError, match="Cost Explorer"):
+        aws.get_costs(ce, "2026-01-09", "2026-01-10", REGION)

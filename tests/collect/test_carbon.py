@@ -217,3 +217,10 @@ def test_watttime_token_never_stored_even_with_etag(etag_server, tmp_path):
     assert counter.calls["watttime.historical"] == 1 and counter.hits["watttime.historical"] == 1
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert stored and b"SECRET-TOKEN-123" not in stored and b"PW-XYZ" not in stored
+
+
+@pytest.mark.parametrize("bad", [{"isEstimated": "maybe"}, {"isEstimated": [1]}])
+def test_point_of_wrong_type_is_a_payload_error_not_a_schema_error(bad):
+    point = {"datetime": "2026-01-01T00:00Z", "carbonIntensity": 300, **bad}
+    with pytest.raises(PayloadError, match="Electricity Maps.*is_estimated"):
+        carbon.parse_electricitymaps([point], "DE", "lifecycle")

@@ -12,7 +12,7 @@ from finops_lib.collect.cli import summary
 from finops_lib.collect.errors import AccessDeniedError
 from finops_lib.snapshot import read_snapshot
 
-from .conftest import REGION, load
+from .conftest import FIXTURES, REGION, load
 
 START, END = pd.Timestamp("2026-11-02T00:00Z"), pd.Timestamp("2026-11-04T00:00Z")
 
@@ -130,3 +130,30 @@ def test_unreachable_pricing_endpoint_is_a_gap_not_a_crash(world, tmp_path):
     gap = [g for g in snap.manifest["gaps"] if g["table"] == "prices"]
     assert len(gap) == 1 and "GetProducts: cannot reach AWS (EndpointConnectionError)" in gap[0]["reason"]
     assert len(snap["costs"]) == 4 and len(snap["instances"]) == 3
+
+
+def test_csv_without_rows_for_the_zone_and_window_is_a_gap(world, tmp_path):
+    session, responder, _, _ = world
+    csv = FIXTURES / "electricitymaps_DE_2024_hourly_sample.csv"  # DE, 2024: not the 2026 window
+    snap = read_snapshot(_collect(session, responder, tmp_path / "s", intensity_source="electricitymaps-csv",
+                                  electricitymaps_csv=csv))
+    gap = [g for g in snap.manifest["gaps"] if g["table"] == "intensity_hourly"]
+    assert len(gap) == 1 and gap[0]["source"] == "electricitymaps-csv"
+    assert "no hourly intensity for zone 'DE'" in gap[0]["reason"] and "['DE']" in gap[0]["reason"]
+    assert snap.manifest["coverage"]["electricitymaps-csv"] == 0.0 and len(snap["intensity_hourly"]) == 0
+
+
+def test_cpu_status_warnings_reach_the_manifest(world, tmp_path, monkeypatch):
+    from finops_lib.collect import aws
+
+    real = aws.get_cpu_hourly
+
+    def with_warning(*a, **kw):
+        df, meta = real(*a, **kw)
+        meta["warnings"].append("GetMetricData returned StatusCode Forbidden for 1 series")
+        return df, meta
+
+    monkeypatch.setattr(aws, "get_cpu_hourly", with_warning)
+    session, responder, _, _ = world
+    snap = read_snapshot(_collect(session, responder, tmp_path / "s"))
+    assert "GetMetricData returned StatusCode Forbidden for 1 series" in snap.manifest["warnings"]
