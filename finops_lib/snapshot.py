@@ -102,6 +102,30 @@ class Snapshot:
         """True for sandbox data (never to be reported as a real fleet)."""
         return self.manifest.get("source") == "sandbox" or bool(self.manifest.get("simulated"))
 
+    @property
+    def zone(self) -> str:
+        """Grid zone of the snapshot (manifest, else the region's zone in ``factors.REGION_ZONE``)."""
+        from finops_lib import factors
+
+        region = self.manifest.get("region", "eu-central-1")
+        zone = self.manifest.get("zone") or factors.REGION_ZONE.get(region)
+        if not zone:
+            raise SnapshotError(f"{self.path}: no zone in the manifest and none known for region {region!r}")
+        return zone
+
+    def intensity(self) -> pd.Series:
+        """Hourly grid intensity of the snapshot's zone inside its window, by hour. [gCO2e/kWh]
+
+        Hours the source did not deliver are absent (a gap), never filled.
+        """
+        ih = self["intensity_hourly"]
+        s = ih[ih["zone"] == self.zone].set_index("hour")["intensity_g_per_kwh"].sort_index()
+        return s[(s.index >= self.window_start) & (s.index < self.window_end)]
+
+    def usd_per_hour(self) -> dict[str, float]:
+        """On-demand list price per instance type (``prices`` table). [USD/h]"""
+        return self["prices"].drop_duplicates("instance_type").set_index("instance_type")["usd_per_hour"].to_dict()
+
 
 def _iso_utc(value) -> str | None:
     if value is None:

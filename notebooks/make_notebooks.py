@@ -206,12 +206,9 @@ pd.Series(metrics).round(4).to_frame("value")"""),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "CO2e and cost scenarios"\n' + LOAD + """
-zone = snap.manifest.get("zone") or factors.REGION_ZONE[snap.manifest.get("region", "eu-central-1")]
-ih = snap["intensity_hourly"]
-intensity = ih[ih["zone"] == zone].set_index("hour")["intensity_g_per_kwh"].sort_index()
-intensity = intensity[(intensity.index >= ws) & (intensity.index < we)]
+intensity = snap.intensity()
 profiles = snap["power_profiles"] if power_profile_source == "snapshot" else calc.ccf_power_profile(factors.INSTANCE_CATALOG)
-usd_per_hour = snap["prices"].drop_duplicates("instance_type").set_index("instance_type")["usd_per_hour"].to_dict()
+usd_per_hour = snap.usd_per_hour()
 tags = scenarios.instance_tags(instances)"""),
         ("md", "## Compute\n\n### Scenarios (fleet-hourly tables)"),
         ("code", """\
@@ -333,11 +330,9 @@ pd.Series(metrics).round(4).to_frame("value").head(20)"""),
         ("code", COMMON_IMPORTS),
         ("md", "## Load"),
         ("code", 'TITLE = "Fleet report"\n' + LOAD + """
-zone = snap.manifest.get("zone") or factors.REGION_ZONE[snap.manifest.get("region", "eu-central-1")]
 ih = snap["intensity_hourly"]
-intensity = ih[ih["zone"] == zone].set_index("hour")["intensity_g_per_kwh"].sort_index()
-intensity = intensity[(intensity.index >= ws) & (intensity.index < we)]
-usd_per_hour = snap["prices"].drop_duplicates("instance_type").set_index("instance_type")["usd_per_hour"].to_dict()
+intensity = snap.intensity()
+usd_per_hour = snap.usd_per_hour()
 pue = factors.PUE[pue_name]["value"]
 eur_per_usd = factors.EUR_PER_USD["value"]
 tags = scenarios.instance_tags(instances)"""),
@@ -368,7 +363,7 @@ totals = {
     "validation_factor_ratio": calc.validation_factor(pairs["calculated_usd"], pairs["billed_usd"]),
     "time_alignment_coverage_frac": calc.time_alignment_coverage(cost_hours, intensity.dropna().index, ws, we),
     "cpu_data_coverage_frac": calc.data_coverage(cpu_hourly, "hour", ws, we, key_col="instance_id"),
-    "intensity_data_coverage_frac": calc.data_coverage(ih[ih["zone"] == zone], "hour", ws, we),
+    "intensity_data_coverage_frac": calc.data_coverage(ih[ih["zone"] == snap.zone], "hour", ws, we),
     "grid_latest_g_per_kwh": float(intensity.iloc[-1]), "grid_mean_last_g_per_kwh": float(intensity.iloc[-last_h:].mean()),
     "grid_min_last_g_per_kwh": float(intensity.iloc[-last_h:].min()), "grid_max_last_g_per_kwh": float(intensity.iloc[-last_h:].max()),
     "instances_count": len(instances),
@@ -377,7 +372,7 @@ display(Markdown(f"**Totals** over {ws:%Y-%m-%d} -- {we:%Y-%m-%d}: {totals['cost
                  f"{totals['energy_kwh']:.2f} kWh (PUE {pue}), {totals['co2_kg']:.2f} kg CO2e (hour-aligned); "
                  f"validation factor (Cost Explorer / calculated) {totals['validation_factor_ratio']:.3f}; "
                  f"time-alignment coverage {totals['time_alignment_coverage_frac']:.1%}."))
-display(Markdown(f"**Grid status** ({zone}): latest {totals['grid_latest_g_per_kwh']:.0f} g/kWh; last {last_h} h "
+display(Markdown(f"**Grid status** ({snap.zone}): latest {totals['grid_latest_g_per_kwh']:.0f} g/kWh; last {last_h} h "
                  f"mean {totals['grid_mean_last_g_per_kwh']:.0f}, range {totals['grid_min_last_g_per_kwh']:.0f}--"
                  f"{totals['grid_max_last_g_per_kwh']:.0f} g/kWh."))
 per_instance.sort_values("cost_eur", ascending=False).round(3)"""),

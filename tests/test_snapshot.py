@@ -143,3 +143,23 @@ def test_manifest_that_is_json_but_not_an_object_is_a_snapshot_error(tmp_path, t
     (tmp_path / "manifest.json").write_text(text)
     with pytest.raises(SnapshotError, match="manifest.json"):
         read_snapshot(tmp_path)
+
+
+def test_intensity_of_the_zone_inside_the_window_and_prices(tmp_path):
+    t = _tables()
+    hours = pd.to_datetime(["2026-10-31T23:00Z", "2026-11-01T00:00Z", "2026-11-01T05:00Z", "2026-11-02T00:00Z"], utc=True)
+    t["intensity_hourly"] = pd.DataFrame({
+        "zone": ["DE", "DE", "FR", "DE"], "hour": hours, "intensity_g_per_kwh": [1.0, 2.0, 3.0, 4.0],
+        "emission_factor_type": "lifecycle", "is_estimated": False, "estimation_method": pd.NA,
+        "source": "electricitymaps"})
+    t["prices"] = pd.DataFrame({"instance_type": ["m5.large", "m5.large"], "region": ["eu-central-1", "eu-central-1"],
+                                "operating_system": "Linux", "usd_per_hour": [0.115, 0.115],
+                                "effective_date": pd.Timestamp("2026-01-01T00:00Z"), "sku": ["A", "B"]})
+    snap = read_snapshot(write_snapshot(t, MANIFEST, tmp_path / "s"))
+    assert snap.zone == "DE"
+    # only DE, only hours in [window_start, window_end)
+    assert snap.intensity().to_dict() == {pd.Timestamp("2026-11-01T00:00Z"): 2.0}
+    assert snap.usd_per_hour() == {"m5.large": 0.115}
+    no_zone = read_snapshot(write_snapshot(t, {**MANIFEST, "zone": None, "region": "xx-nowhere-1"}, tmp_path / "z"))
+    with pytest.raises(SnapshotError, match="no zone"):
+        _ = no_zone.zone
