@@ -101,10 +101,12 @@ def run(full: bool | None = None) -> list[dict]:
         # a fresh results folder, so the time includes collecting the sandbox snapshots
         with tempfile.TemporaryDirectory(prefix="finops-bench-") as tmp:
             t0 = time.perf_counter()
-            rc = subprocess.call([sys.executable, "-m", "finops_lib.cli", "evaluate", "--no-progress",
-                                  "--results", tmp], stdout=subprocess.DEVNULL)
+            proc = subprocess.run([sys.executable, "-m", "finops_lib.cli", "evaluate", "--no-progress",
+                                   "--results", tmp], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             rows.append({"step": "make evaluate (default set, fresh results/)",
-                         "wall_s": round(time.perf_counter() - t0, 1), "ok": rc == 0})
+                         "wall_s": round(time.perf_counter() - t0, 1), "ok": proc.returncode == 0})
+            if proc.returncode:
+                print(proc.stderr[-3000:], file=sys.stderr)
     for r in rows:
         extra = f"  peak {r['peak_mb']} MB" if "peak_mb" in r else ""
         flag = "" if "ok" not in r else ("  OK" if r["ok"] else "  OVER TARGET / FAILED")
