@@ -195,7 +195,7 @@ def cloudtrail_record(event_name: str, instance_ids: list[str], event_time, *, r
                          "arn": f"arn:aws:sts::{account_id}:assumed-role/ops/ops"},
         "eventTime": iso, "eventSource": "ec2.amazonaws.com", "eventName": event_name,
         "awsRegion": region, "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15",
-        "requestID": str(uuid.uuid4()), "eventID": event_id, "readOnly": False,
+        "requestID": str(uuid.uuid5(uuid.NAMESPACE_OID, event_id)), "eventID": event_id, "readOnly": False,
         "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account_id,
         "eventCategory": "Management",
     }
@@ -236,17 +236,25 @@ def cloudtrail_record(event_name: str, instance_ids: list[str], event_time, *, r
 # Pricing GetProducts
 # --------------------------------------------------------------------------- #
 def pricing_product(instance_type: str, region: str, usd_per_hour: float, *,
-                    effective_date: str = "2026-11-01T00:00:00Z") -> str:
-    """One ``PriceList`` item (a JSON string) for on-demand Linux, shared tenancy."""
-    sku = "SKU" + uuid.uuid5(uuid.NAMESPACE_DNS, f"{instance_type}/{region}").hex[:13].upper()
+                    effective_date: str = "2026-11-01T00:00:00Z", capacitystatus: str = "Used",
+                    sku: str | None = None, usage_type: str | None = None,
+                    extra_attributes: dict | None = None) -> str:
+    """One ``PriceList`` item (a JSON string) for on-demand Linux, shared tenancy.
+
+    The one builder of price-list items: the tests' recorded-shape responder and
+    the sandbox's Pricing server both use it (the sandbox adds its own sku,
+    capacity-reservation variants and catalogue attributes).
+    """
+    sku = sku or "SKU" + uuid.uuid5(uuid.NAMESPACE_DNS, f"{instance_type}/{region}").hex[:13].upper()
     term = f"{sku}.JRTCKXETXF"
     item = {
         "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
             "servicecode": "AmazonEC2", "instanceType": instance_type, "regionCode": region,
             "location": "EU (Frankfurt)" if region == "eu-central-1" else region,
             "operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
-            "capacitystatus": "Used", "licenseModel": "No License required",
-            "usagetype": f"EUC1-BoxUsage:{instance_type}", "operation": "RunInstances"}},
+            "capacitystatus": capacitystatus, "licenseModel": "No License required",
+            "usagetype": usage_type or f"EUC1-BoxUsage:{instance_type}", "operation": "RunInstances",
+            **(extra_attributes or {})}},
         "serviceCode": "AmazonEC2",
         "terms": {"OnDemand": {term: {
             "priceDimensions": {f"{term}.6YS6EN2CT7": {
@@ -255,7 +263,7 @@ def pricing_product(instance_type: str, region: str, usd_per_hour: float, *,
                 "description": f"${usd_per_hour} per On Demand Linux {instance_type} Instance Hour",
                 "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"}}},
             "sku": sku, "effectiveDate": effective_date, "offerTermCode": "JRTCKXETXF", "termAttributes": {}}}},
-        "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z",
+        "version": effective_date[:10].replace("-", "") + "000000", "publicationDate": effective_date,
     }
     return json.dumps(item)
 

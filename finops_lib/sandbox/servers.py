@@ -550,32 +550,20 @@ class _Server:
 
 def price_list_item(instance_type: str, region: str, usd_per_hour: float, capacitystatus: str = "Used") -> str:
     """One ``PriceList`` entry (a JSON string) in the real AWS price-list shape, on-demand Linux."""
-    sku = "SANDBOX" + hashlib.sha256(f"{instance_type}/{region}/{capacitystatus}".encode()).hexdigest()[:9].upper()
-    term = f"{sku}.JRTCKXETXF"
+    from finops_lib.collect.fakes import pricing_product
+
     prefix = USAGE_TYPE_PREFIX[region]
     usage = f"{prefix}-BoxUsage:{instance_type}" if capacitystatus == "Used" else \
         f"{prefix}-{capacitystatus}:{instance_type}"  # fmt: skip
     cat = factors.INSTANCE_CATALOG[instance_type]
-    item = {
-        "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
-            "servicecode": "AmazonEC2", "instanceType": instance_type, "instanceFamily": "General purpose",
-            "regionCode": region, "location": "EU (Frankfurt)", "locationType": "AWS Region",
-            "vcpu": str(cat["vcpu"]), "memory": f"{cat['memory_gib']} GiB",
-            "operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
-            "capacitystatus": capacitystatus, "licenseModel": "No License required",
-            "usagetype": usage, "operation": "RunInstances", "servicename": "Amazon Elastic Compute Cloud"}},
-        "serviceCode": "AmazonEC2",
-        "terms": {"OnDemand": {term: {
-            "priceDimensions": {f"{term}.6YS6EN2CT7": {
-                "unit": "Hrs", "endRange": "Inf", "beginRange": "0", "appliesTo": [],
-                "rateCode": f"{term}.6YS6EN2CT7",
-                "description": f"${usd_per_hour:.4f} per On Demand Linux {instance_type} Instance Hour",
-                "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"}}},
-            "sku": sku, "effectiveDate": "2026-10-01T00:00:00Z", "offerTermCode": "JRTCKXETXF",
-            "termAttributes": {}}}},
-        "version": "20261001000000", "publicationDate": "2026-10-01T00:00:00Z",
-    }  # fmt: skip
-    return json.dumps(item, sort_keys=True)
+    return pricing_product(
+        instance_type, region, usd_per_hour, effective_date="2026-10-01T00:00:00Z", capacitystatus=capacitystatus,
+        sku="SANDBOX" + hashlib.sha256(f"{instance_type}/{region}/{capacitystatus}".encode()).hexdigest()[:9].upper(),
+        usage_type=usage,
+        extra_attributes={"instanceFamily": "General purpose", "locationType": "AWS Region",
+                          "vcpu": str(cat["vcpu"]), "memory": f"{cat['memory_gib']} GiB",
+                          "servicename": "Amazon Elastic Compute Cloud"},
+    )
 
 
 def _pricing_handler(world: World):
