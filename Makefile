@@ -23,6 +23,11 @@ $(VENV_SENTINEL): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# notebooks are the source: git strips outputs/execution counts on add, keeping our cell ids
+	-@git rev-parse --git-dir >/dev/null 2>&1 && \
+	  git config filter.nbstripout.clean "$(abspath $(VENV))/bin/nbstripout --keep-id" && \
+	  git config filter.nbstripout.smudge cat &&\
+	  git config diff.ipynb.textconv "$(abspath $(VENV))/bin/nbstripout -t --keep-id"
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -46,17 +51,17 @@ venv: $(VENV_SENTINEL) $(BOAVIZTA_SENTINEL)
 ## Lint (ruff) and run the whole test suite, notebooks included
 test: venv
 	@echo "==> ruff"
-	$(VENV)/bin/ruff check finops_lib tests
+	$(VENV)/bin/ruff check finops_lib tests notebooks
 	@echo "==> pytest"
 	$(PY) -m pytest
 
 ## Lint only
 lint: $(VENV_SENTINEL)
-	$(VENV)/bin/ruff check finops_lib tests
+	$(VENV)/bin/ruff check finops_lib tests notebooks
 
 ## Format the code with ruff
 format: $(VENV_SENTINEL)
-	$(VENV)/bin/ruff format finops_lib tests
+	$(VENV)/bin/ruff format finops_lib tests notebooks
 
 ## Run every experiment headlessly on the offline sandbox into results/ (EXPERIMENTS="a b" for some)
 evaluate: venv

@@ -31,6 +31,26 @@ def _run(name: str, snapshot_dir: Path, out_dir: Path) -> dict:
     return json.loads((out_dir / "metrics.json").read_text())
 
 
+def test_notebooks_are_committed_sources():
+    """The .ipynb files are the source (no generator): valid nbformat, stable unique cell ids,
+    and exactly what the nbstripout git filter would commit (no outputs, no execution counts)."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    assert not list(NOTEBOOKS.glob("*.py")), "notebooks are edited as .ipynb; no generator scripts"
+    nbstripout = Path(sys.executable).with_name("nbstripout")
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+        ids = [c.get("id") for c in nb.cells]
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: cell ids missing or repeated"
+        stripped = subprocess.run([str(nbstripout), "--keep-id", "-t", str(path)], check=True,
+                                  capture_output=True, text=True).stdout
+        assert stripped == path.read_text(), f"{path.name} is not stripped: run `git add` (nbstripout filter)"
+
+
 def test_notebooks_are_clean_and_parameterised():
     import nbformat
     import papermill
