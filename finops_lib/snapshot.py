@@ -6,6 +6,16 @@ temporary sibling directory and renamed into place, so a reader sees either a
 whole snapshot or none. Reading verifies every table's sha256: a corrupted or
 half-written snapshot raises :class:`SnapshotError`, it never yields a result.
 
+Every manifest is validated on read (:func:`validate_manifest`): all contract
+tables present, identity fields present, row counts and hashes matching, table
+files inside the folder. The ``snapshot_id`` hashes the tables *and* the
+identity fields (:data:`IDENTITY_FIELDS`: source, simulated, region, zone,
+window, endpoints), so editing ``"simulated": false`` into a sandbox manifest
+makes the snapshot unreadable instead of relabelling simulated data as real.
+
+Writers hold the target's lock (:mod:`finops_lib.storage`); a folder is only
+replaced when it holds nothing but the snapshot the manifest lists.
+
 Parquet files are written deterministically: the same tables give
 byte-identical files (no pandas index, row order as given, no timestamps in
 the file metadata), so the per-table sha256 identifies content.
@@ -29,9 +39,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from finops_lib import schema
+from finops_lib import schema, storage
 
 MANIFEST = "manifest.json"
+#: Manifest fields that, with the tables' hashes, make up the ``snapshot_id``.
+IDENTITY_FIELDS = ("source", "simulated", "region", "zone", "window_start", "window_end", "endpoints")
+#: Values of ``source``.
+SOURCES = ("aws", "sandbox")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 #: Packages whose versions go into every manifest.
 PACKAGES = (
     "finops_lib", "numpy", "pandas", "pyarrow", "scipy", "boto3", "botocore",
@@ -99,8 +114,8 @@ class Snapshot:
 
     @property
     def is_simulated(self) -> bool:
-        """True for sandbox data (never to be reported as a real fleet)."""
-        return self.manifest.get("source") == "sandbox" or bool(self.manifest.get("simulated"))
+        """True for sandbox data and for data from non-AWS endpoints (never to be reported as a real fleet)."""
+        return self.manifest["source"] == "sandbox" or self.manifest["simulated"] is not False
 
     @property
     def zone(self) -> str:
@@ -182,12 +197,29 @@ def package_versions(names=PACKAGES) -> dict[str, str | None]:
     return versions
 
 
+def _endpoint_identity(url):
+    """An endpoint URL as it enters the snapshot id: loopback ports dropped (they change every run)."""
+    if not isinstance(url, str):
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host in _LOOPBACK_HOSTS:
+        return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
+    return url.rstrip("/")
+
+
 def _snapshot_id(tables_meta: dict, manifest: dict) -> str:
+    """sha256 over the tables' hashes and the manifest's :data:`IDENTITY_FIELDS` (first 16 hex digits)."""
     ident = {
         "tables": {k: v["sha256"] for k, v in sorted(tables_meta.items())},
-        **{k: manifest.get(k) for k in ("source", "region", "zone", "window_start", "window_end")},
+        **{k: manifest.get(k) for k in IDENTITY_FIELDS},
     }
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    endpoints = ident.get("endpoints")
+    if isinstance(endpoints, dict):
+        ident["endpoints"] = {k: _endpoint_identity(v) for k, v in endpoints.items()}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, overwrite: bool = False) -> Path:
@@ -228,31 +260,51 @@ def write_snapshot(tables: dict[str, pd.DataFrame], manifest: dict, out_dir, *, 
         raise SnapshotError(f"{out_dir} is a file, not a directory; choose a directory path for the snapshot")
     conformed = {name: schema.conform(name, df) for name, df in tables.items()}
     man = {**MANIFEST_DEFAULTS, **manifest}
+    if man["source"] not in SOURCES:
+        raise SnapshotError(f"manifest source {man['source']!r} is not one of {SOURCES}")
     man["window_start"] = _iso_utc(man["window_start"])
     man["window_end"] = _iso_utc(man["window_end"])
     # Sandbox data is always labelled simulated (DESIGN.md, rules that hold everywhere).
     man["simulated"] = bool(manifest.get("simulated", False)) or man["source"] == "sandbox"
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        tables_meta = {}
-        for name, df in conformed.items():
-            path = tmp / f"{name}.parquet"
-            _write_parquet(df, path)
-            tables_meta[name] = {"rows": int(len(df)), "sha256": _sha256(path), "file": path.name}
-        man["tables"] = tables_meta
-        man["snapshot_id"] = _snapshot_id(tables_meta, man)
-        man["created_at"] = datetime.now(UTC).isoformat()
-        man["git_commit"] = git_commit()
-        man["packages"] = package_versions()
-        text = json.dumps(man, indent=2, sort_keys=True, default=_json_default)
-        (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
-        _replace_dir(tmp, out_dir, man["snapshot_id"], overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with storage.lock(storage.lock_path_for(out_dir), f"snapshot target {out_dir}", wait=True):
+        prepare_target(out_dir, raw=False)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+        try:
+            os.chmod(tmp, storage.dir_mode())  # mkdtemp gives 0700; the files are 0644
+            tables_meta = {}
+            for name, df in conformed.items():
+                path = tmp / f"{name}.parquet"
+                _write_parquet(df, path)
+                tables_meta[name] = {"rows": int(len(df)), "sha256": _sha256(path), "file": path.name}
+            man["tables"] = tables_meta
+            man["snapshot_id"] = _snapshot_id(tables_meta, man)
+            man["created_at"] = datetime.now(UTC).isoformat()
+            man["git_commit"] = git_commit()
+            man["packages"] = package_versions()
+            text = json.dumps(man, indent=2, sort_keys=True, default=_json_default)
+            (tmp / MANIFEST).write_text(text + "\n", encoding="utf-8")
+            _replace_dir(tmp, out_dir, man["snapshot_id"], overwrite)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out_dir
+
+
+def prepare_target(out_dir, raw: bool = True) -> str | None:
+    """Repair an interrupted replacement of ``out_dir`` and delete the tool's stale temp folders.
+
+    Call while holding ``out_dir``'s lock: ``.<name>.old-*`` is put back if
+    ``out_dir`` is missing (else deleted), ``.<name>.tmp-*`` (and with ``raw``
+    the sandbox's ``.<name>.raw-*``) are deleted. Returns a note when
+    something was restored.
+    """
+    out_dir = Path(out_dir)
+    note = storage.recover(out_dir)
+    prefixes = (f".{out_dir.name}.tmp-",) + ((f".{out_dir.name}.raw-",) if raw else ())
+    storage.remove_stale(out_dir.parent, prefixes)
+    return note
 
 
 def _existing_snapshot_id(out_dir: Path) -> str | None:
@@ -277,21 +329,22 @@ def _replace_dir(tmp: Path, out_dir: Path, snapshot_id: str, overwrite: bool) ->
             # Never delete a directory we did not write, whatever overwrite says.
             raise SnapshotError(
                 f"{out_dir} is not empty and is not a snapshot (no {MANIFEST} with a snapshot_id); "
-                "refusing to replace it. Choose another (new or empty) directory."
+                "refusing to replace it, nothing was deleted. Choose another (new or empty) directory."
             )
+        try:
+            storage.check_owned(out_dir, "snapshot")
+        except storage.ForeignDataError as exc:
+            raise SnapshotError(str(exc)) from None
         if old_id != snapshot_id and not overwrite:
             raise SnapshotError(
                 f"{out_dir} already holds snapshot {old_id}; new snapshot is {snapshot_id}. "
                 "Choose another directory or pass overwrite=True."
             )
-        trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, trash / "old")
-        os.replace(tmp, out_dir)
-        shutil.rmtree(trash, ignore_errors=True)
+        storage.replace_dir(tmp, out_dir)
     else:
         if out_dir.exists():
             out_dir.rmdir()
-        os.replace(tmp, out_dir)
+        os.rename(tmp, out_dir)
 
 
 def read_snapshot(path) -> Snapshot:
@@ -322,26 +375,99 @@ def read_snapshot(path) -> Snapshot:
         manifest = json.loads(man_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"{man_path} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict):
-        raise SnapshotError(f"{man_path} is not a JSON object (found {type(manifest).__name__})")
-    if not isinstance(manifest.get("tables"), dict):
-        raise SnapshotError(f"{man_path} has no 'tables' entry")
+    validate_manifest(manifest, path)
     tables = {}
     for name, info in manifest["tables"].items():
-        if not isinstance(info, dict):
-            raise SnapshotError(f"{man_path}: entry of table {name!r} is not an object: {info!r}")
-        file = path / info.get("file", f"{name}.parquet")
+        file = path / info["file"]
         if not file.is_file():
             raise SnapshotError(f"table {name!r}: file {file} is missing")
         digest = _sha256(file)
-        if digest != info.get("sha256"):
+        if digest != info["sha256"]:
             raise SnapshotError(
-                f"table {name!r}: {file} has sha256 {digest}, manifest says {info.get('sha256')} "
+                f"table {name!r}: {file} has sha256 {digest}, manifest says {info['sha256']} "
                 "(file changed or corrupted)"
             )
         try:
             df = pq.read_table(file).to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise SnapshotError(f"table {name!r}: cannot read {file}: {exc}") from exc
-        tables[name] = schema.conform(name, df)
+        if len(df) != info["rows"]:
+            raise SnapshotError(f"table {name!r}: {file} has {len(df)} rows, manifest says {info['rows']}")
+        try:
+            tables[name] = schema.conform(name, df)
+        except schema.SchemaError as exc:
+            raise SnapshotError(f"table {name!r} in {file}: {exc}") from exc
     return Snapshot(path=path, manifest=manifest, tables=tables)
+
+
+def _fail(man_path: Path, msg: str):
+    raise SnapshotError(f"{man_path}: {msg}; the snapshot is not used (collect it again)")
+
+
+def validate_manifest(manifest, path) -> None:
+    """Check a manifest strictly before any table is opened.
+
+    Every contract table (:data:`finops_lib.schema.TABLES`) listed, only known
+    tables, each with a plain file name inside the folder, an integer row count
+    and a sha256; ``snapshot_id``, ``source`` (aws/sandbox), ``simulated``
+    (true for sandbox), ``region``, ``window_start`` < ``window_end`` present;
+    and the ``snapshot_id`` recomputed from tables and :data:`IDENTITY_FIELDS`
+    equal to the recorded one.
+
+    Raises
+    ------
+    SnapshotError
+        Naming the manifest and the first problem found.
+    """
+    path = Path(path)
+    man_path = path / MANIFEST
+    if not isinstance(manifest, dict):
+        _fail(man_path, f"is not a JSON object (found {type(manifest).__name__})")
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict):
+        _fail(man_path, "has no 'tables' entry")
+    unknown = sorted(set(tables) - set(schema.ALL_TABLES))
+    if unknown:
+        _fail(man_path, f"lists unknown tables {unknown}")
+    missing = [t for t in schema.TABLES if t not in tables]
+    if missing:
+        _fail(man_path, f"misses contract tables {missing}")
+    root = path.resolve()
+    for name, info in tables.items():
+        if not isinstance(info, dict):
+            _fail(man_path, f"entry of table {name!r} is not an object: {info!r}")
+        file = info.get("file")
+        if not isinstance(file, str) or not file or "/" in file or "\\" in file or file.startswith("."):
+            _fail(man_path, f"table {name!r} has file {file!r}; expected a plain file name inside the snapshot")
+        if (path / file).resolve().parent != root:
+            _fail(man_path, f"table {name!r}: file {file!r} lies outside the snapshot folder")
+        rows = info.get("rows")
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            _fail(man_path, f"table {name!r} has row count {rows!r}")
+        sha = info.get("sha256")
+        if not isinstance(sha, str) or len(sha) != 64:
+            _fail(man_path, f"table {name!r} has no sha256")
+    snapshot_id = manifest.get("snapshot_id")
+    if not isinstance(snapshot_id, str) or not snapshot_id:
+        _fail(man_path, "has no snapshot_id")
+    source = manifest.get("source")
+    if source not in SOURCES:
+        _fail(man_path, f"source {source!r} is not one of {SOURCES}")
+    simulated = manifest.get("simulated")
+    if not isinstance(simulated, bool):
+        _fail(man_path, f"'simulated' must be true or false, found {simulated!r}")
+    if source == "sandbox" and not simulated:
+        _fail(man_path, "says source 'sandbox' but simulated false")
+    if not isinstance(manifest.get("region"), str) or not manifest["region"]:
+        _fail(man_path, "has no region")
+    try:
+        start, end = pd.Timestamp(manifest.get("window_start")), pd.Timestamp(manifest.get("window_end"))
+    except (TypeError, ValueError) as exc:
+        _fail(man_path, f"window is not a pair of times: {exc}")
+    if pd.isna(start) or pd.isna(end) or start.tzinfo is None or end.tzinfo is None or not start < end:
+        _fail(man_path, f"window [{manifest.get('window_start')}, {manifest.get('window_end')}) is not a "
+                        "non-empty UTC interval")
+    expected = _snapshot_id(tables, manifest)
+    if expected != snapshot_id:
+        _fail(man_path, f"snapshot_id {snapshot_id} does not match its tables and identity fields "
+                        f"{list(IDENTITY_FIELDS)} (recomputed {expected}): the manifest was edited")
