@@ -9,6 +9,7 @@ also go to the manifest.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,16 @@ EM_PAST_RANGE_MAX_DAYS = 10
 EM_HISTORY_H = 24
 #: WattTime API base URL (v3 endpoints under /v3, login at /login).
 WATTTIME_BASE_URL = "https://api.watttime.org"
+
+
+def electricitymaps_base_url() -> str:
+    """``$ELECTRICITYMAPS_URL`` (e.g. the sandbox's, as ``finops sandbox serve`` prints it), else :data:`EM_BASE_URL`."""
+    return os.environ.get("ELECTRICITYMAPS_URL") or EM_BASE_URL
+
+
+def watttime_base_url() -> str:
+    """``$WATTTIME_URL`` (e.g. the sandbox's), else :data:`WATTTIME_BASE_URL`."""
+    return os.environ.get("WATTTIME_URL") or WATTTIME_BASE_URL
 #: WattTime historical: at most 32 days a request (WattTime v3 docs); we use 30. [d]
 WATTTIME_MAX_DAYS = 30
 

@@ -12,10 +12,12 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 
-from finops_lib import factors, schema
+from finops_lib import factors, schema, storage
 from finops_lib.collect import aws, boavizta, carbon
 from finops_lib.collect.aws import CallCounter, ResponseCache
 from finops_lib.collect.errors import (
@@ -24,7 +26,7 @@ from finops_lib.collect.errors import (
     CredentialsError,
     SourceUnavailable,
 )
-from finops_lib.snapshot import write_snapshot
+from finops_lib.snapshot import prepare_target, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +43,9 @@ class Endpoints:
     pricing : str or None
         Price List API endpoint; None = real AWS.
     electricitymaps : str
-        Electricity Maps v3 base URL.
+        Electricity Maps v3 base URL (default ``$ELECTRICITYMAPS_URL``, else the public API).
     watttime : str
-        WattTime base URL.
+        WattTime base URL (default ``$WATTTIME_URL``, else the public API).
     boavizta : str or None
         BoaviztAPI base URL; None -> ``$BOAVIZTA_URL``, else a local server is
         started for the collection and stopped afterwards.
@@ -51,9 +53,48 @@ class Endpoints:
 
     aws: str | None = None
     pricing: str | None = None
-    electricitymaps: str = carbon.EM_BASE_URL
-    watttime: str = carbon.WATTTIME_BASE_URL
+    electricitymaps: str = field(default_factory=carbon.electricitymaps_base_url)
+    watttime: str = field(default_factory=carbon.watttime_base_url)
     boavizta: str | None = None
+
+
+#: Environment variables that redirect a source (boto3 reads ``AWS_ENDPOINT_URL`` and
+#: ``AWS_ENDPOINT_URL_<SERVICE>`` itself); every one that is set goes into the manifest.
+ENDPOINT_ENV_PREFIXES = ("AWS_ENDPOINT_URL",)
+ENDPOINT_ENV_VARS = ("BOAVIZTA_URL", "ELECTRICITYMAPS_URL", "WATTTIME_URL")
+#: Host suffixes of real AWS endpoints (commercial and China partitions).
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def endpoint_overrides(environ=None) -> dict[str, str]:
+    """The endpoint-redirecting environment variables that are set (``AWS_ENDPOINT_URL*``, ...)."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in sorted(env.items())
+            if v and (k.startswith(ENDPOINT_ENV_PREFIXES) or k in ENDPOINT_ENV_VARS)}
+
+
+def is_aws_endpoint(url: str | None) -> bool:
+    """True for an https URL on an AWS host (``*.amazonaws.com``, ...)."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "https" and (parts.hostname or "").endswith(AWS_HOST_SUFFIXES)
+
+
+def not_real_reasons(endpoints: dict, intensity_source: str) -> list[str]:
+    """Why data from these effective endpoints is not a real account's (empty: real AWS).
+
+    Any AWS service served from a non-AWS host, and the intensity API in use
+    served from another host than the public one, make the snapshot simulated.
+    """
+    reasons = [f"{svc} served by {url} (not an AWS endpoint)"
+               for svc, url in endpoints.items() if svc.startswith("aws.") and not is_aws_endpoint(url)]
+    public = {"electricitymaps": carbon.EM_BASE_URL, "watttime": carbon.WATTTIME_BASE_URL}
+    if intensity_source in public:
+        url = endpoints.get(intensity_source)
+        if urlsplit(url or "").hostname != urlsplit(public[intensity_source]).hostname:
+            reasons.append(f"{intensity_source} served by {url} (not {public[intensity_source]})")
+    return reasons
 
 
 @dataclass
@@ -129,22 +170,41 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
 
     Raises
     ------
+    finops_lib.storage.OutputError, finops_lib.storage.ForeignDataError
+        ``out_dir`` cannot be written or holds files the tool did not write
+        (found before the first API call).
+    finops_lib.storage.BusyError
+        Another collection is writing ``out_dir``.
     CredentialsError, AccessDeniedError
         On AWS core data (inventory, events, CPU, cost): these stop the
         collection. Every other failing source becomes a gap: an empty table
         and ``{table, source, reason}`` in the manifest's ``gaps``.
     """
-    from tqdm.auto import tqdm
-
     endpoints = endpoints or Endpoints()
     start, end = _utc(window_start), _utc(window_end)
     if start >= end:
         raise ValueError(f"window_start {start} must be before window_end {end}")
-    zone = zone or factors.REGION_ZONE.get(region)
     if intensity_source not in ("electricitymaps", "electricitymaps-csv", "watttime", "none"):
         raise ValueError(f"unknown intensity_source {intensity_source!r}")
     if power_source not in ("boavizta", "none"):
         raise ValueError(f"unknown power_source {power_source!r}")
+    # The output is checked, and locked, before the first API call (Cost Explorer costs money).
+    out_dir = storage.check_snapshot_target(out_dir, overwrite)
+    with storage.lock(storage.lock_path_for(out_dir), f"snapshot target {out_dir}"):
+        note = prepare_target(out_dir)
+        if note:
+            log.warning(note)
+        return _collect(session, region, start, end, Path(out_dir), zone or factors.REGION_ZONE.get(region),
+                        endpoints, electricitymaps_api_key, watttime_credentials, intensity_source, power_source,
+                        with_resources, cache_dir, extra_tables, manifest_extra, progress, overwrite,
+                        electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now)
+
+
+def _collect(session, region, start, end, out_dir, zone, endpoints, electricitymaps_api_key, watttime_credentials,
+             intensity_source, power_source, with_resources, cache_dir, extra_tables, manifest_extra, progress,
+             overwrite, electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now):
+    from tqdm.auto import tqdm
+
     run = _Run()
     clients = aws.make_clients(session, region, endpoint_url=endpoints.aws, pricing_endpoint_url=endpoints.pricing,
                                counter=run.counter, max_attempts=max_attempts)
@@ -232,6 +292,7 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
     done("intensity", t0)
 
     t0 = step("power")
+    boavizta_url = None
     if power_source == "none":
         run.gap("power_profiles", "boavizta", "power_source='none' requested")
     else:
@@ -239,6 +300,7 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
             url_cm = (contextlib.nullcontext(endpoints.boavizta) if endpoints.boavizta
                       else boavizta.boavizta_server())
             with url_cm as url:
+                boavizta_url = url
                 power, meta = boavizta.get_power_profiles_boavizta(types, url, cache_dir=cache_dir,
                                                                    counter=run.counter)
             run.tables["power_profiles"] = power
@@ -251,19 +313,28 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
     for name in schema.TABLES:
         run.tables.setdefault(name, schema.empty_table(name))
     tables = {**run.tables, **(extra_tables or {})}
+    # The endpoints actually used (boto3 also honours AWS_ENDPOINT_URL* from the environment).
+    used = {f"aws.{name}": clients[name].meta.endpoint_url for name in ("ec2", "cloudtrail", "cloudwatch", "ce",
+                                                                        "pricing", "sts")}
+    used.update({"electricitymaps": endpoints.electricitymaps, "watttime": endpoints.watttime,
+                 "boavizta": boavizta_url or endpoints.boavizta})
+    not_real = not_real_reasons(used, intensity_source)
+    if not_real:
+        run.warnings.append("not real AWS data, marked simulated: " + "; ".join(not_real))
     manifest = {
-        "source": "aws", "simulated": False, "region": region, "zone": zone,
+        "source": "aws", "simulated": bool(not_real), "not_real_reasons": not_real,
+        "endpoint_overrides": endpoint_overrides(), "region": region, "zone": zone,
         "window_start": start, "window_end": end,
         "api_calls": run.counter.as_dict(),
         "cache_hits": dict(sorted((Counter(cache.hits if cache else {}) + run.counter.hits).items())),
         "coverage": {k: round(float(v), 6) for k, v in run.coverage.items()},
         "gaps": run.gaps, "warnings": run.warnings, "timings_s": run.timings_s, "details": run.details,
         "intensity_source": intensity_source, "power_source": power_source, "with_resources": with_resources,
-        "endpoints": {"aws": endpoints.aws, "pricing": endpoints.pricing,
-                      "electricitymaps": endpoints.electricitymaps, "watttime": endpoints.watttime,
-                      "boavizta": endpoints.boavizta},
+        "endpoints": used,
         **(manifest_extra or {}),
     }
+    if not_real:  # manifest_extra may relabel the source (sandbox), never make non-AWS data real
+        manifest["simulated"] = True
     return write_snapshot(tables, manifest, out_dir, overwrite=overwrite)
 
 

@@ -68,7 +68,9 @@ def test_full_collection_manifest(world, tmp_path):
     assert m["coverage"]["cost_explorer"] == 1.0 and m["coverage"]["pricing"] == 1.0
     assert m["gaps"] == [{"table": "power_profiles", "source": "boavizta", "reason": "power_source='none' requested"}]
     assert m["details"]["intensity_estimation_methods"] == {"FORECASTS_HIERARCHY": 36}
-    assert m["source"] == "aws" and m["simulated"] is False and m["zone"] == "DE"
+    # served by loopback responders, not AWS: marked simulated with the reasons (issue 10, item 2)
+    assert m["source"] == "aws" and m["simulated"] is True and m["zone"] == "DE"
+    assert any(r.startswith("aws.pricing served by http://127.0.0.1") for r in m["not_real_reasons"])
     text = summary(m)
     assert "cloudtrail.LookupEvents" in text and "gaps: 1" in text and "33.3%" in text
 
