@@ -195,7 +195,7 @@ def _owned_snapshot_files(folder: Path) -> set[str] | None:
 
 
 def foreign_entries(folder, kind: str) -> list[str]:
-    """Entries of ``folder`` the tool did not write (``kind``: ``"result"`` or ``"snapshot"``).
+    """Entries of ``folder`` the tool did not write (``kind``: ``"result"``, ``"partial"`` or ``"snapshot"``).
 
     An absent or empty folder has none. A folder without the tool's marker
     (a result's :data:`RESULT_MARKER`, a snapshot's ``manifest.json``) is foreign
@@ -209,6 +209,8 @@ def foreign_entries(folder, kind: str) -> list[str]:
     present = list_files(folder)
     if not present:
         return []
+    if kind == "partial":  # a run in progress: the marker alone (its file list is written at the end)
+        return [] if (folder / RESULT_MARKER).is_file() else present
     owned = _owned_result_files(folder) if kind == "result" else _owned_snapshot_files(folder)
     if owned is None:
         return present
@@ -223,7 +225,7 @@ def check_owned(folder, kind: str, action: str = "replace") -> None:
     foreign = foreign_entries(folder, kind)
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        marker = RESULT_MARKER if kind == "result" else "manifest.json"
+        marker = "manifest.json" if kind == "snapshot" else RESULT_MARKER
         raise ForeignDataError(
             f"refusing to {action} {folder}: it holds {shown}, which finops did not write "
             f"(not listed in its {marker}). Nothing was deleted. Move those files elsewhere, "

@@ -75,10 +75,13 @@ def test_success_then_failure_keeps_good_result_and_names_cell(project, capsys):
     assert "FAILED" in (res / "index.md").read_text()
 
 
-def test_collect_figures_flat_and_skips_failed(tmp_path):
-    for d in ("a/figures", "b.FAILED/figures"):
+def test_collect_figures_flat_and_skips_failed_and_unpublished(tmp_path):
+    from finops_lib import storage
+
+    for d in ("a/figures", "b.FAILED/figures", "c/figures"):
         (tmp_path / d).mkdir(parents=True)
         (tmp_path / d / "f.pdf").write_text("x")
+    storage.write_result_marker(tmp_path / "a", "a")  # c has no marker: not a published result
     out = ev.collect_figures(tmp_path / "flat", tmp_path)
     assert [p.name for p in out] == ["a--f.pdf"]
 
@@ -180,21 +183,20 @@ def test_index_is_written_even_when_the_run_is_interrupted(project, monkeypatch)
     assert "| good | 01-test-thing | -- | not run |" in (project["results_dir"] / "index.md").read_text()
 
 
-def test_publish_failure_restores_the_earlier_good_result(project, monkeypatch):
+def test_publish_failure_keeps_the_earlier_good_result(project, monkeypatch):
+    from finops_lib import storage
+
     assert ev.evaluate(["good"], **project) == 0
     res = project["results_dir"]
-    real_rename = Path.rename
 
-    def rename(self, target):
-        if self.name == "good.partial":
-            raise OSError("rename refused")
-        return real_rename(self, target)
+    def refuse(a, b):
+        raise OSError("exchange refused")
 
-    monkeypatch.setattr(Path, "rename", rename)
+    monkeypatch.setattr(storage, "_exchange", refuse)
     (project["experiments_dir"] / "good.yaml").write_text("notebook: 01-test-thing\nparameters: {x: 5}\n")
     assert ev.evaluate(["good"], **project) == 1
-    assert report.read_metrics(res / "good")["metrics"]["double_usd"] == 4.0  # old result back in place
-    assert not (res / ".good.old").exists()
+    assert report.read_metrics(res / "good")["metrics"]["double_usd"] == 4.0  # old result still in place
+    assert not list(res.glob(".good.old*"))
 
 
 # --------------------------------------------------------------------------- #

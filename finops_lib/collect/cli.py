@@ -3,6 +3,12 @@
 Secrets come only from the environment / AWS profile
 (``ELECTRICITYMAPS_API_KEY``, ``WATTTIME_USERNAME`` / ``WATTTIME_PASSWORD``),
 never from the command line.
+
+--out is checked (writable, not a folder of someone else's files) before the
+first API call; one collection at a time writes a given --out (a second one
+stops with exit code 3, or waits with --wait). Endpoint overrides
+(AWS_ENDPOINT_URL*, ELECTRICITYMAPS_URL, WATTTIME_URL, BOAVIZTA_URL) are
+recorded in the manifest; data from a non-AWS endpoint is marked simulated.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ SANDBOX_INTENSITY_SOURCES = ("electricitymaps", "watttime")
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``collect`` subcommand to ``subparsers``."""
+    from finops_lib import exit_codes
+
     p = subparsers.add_parser("collect", help="collect a snapshot (AWS account or offline sandbox)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__, epilog=exit_codes.HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", choices=("aws", "sandbox"), default="sandbox")
     p.add_argument("--profile", help="AWS profile (read-only role); default: the environment's credentials")
     p.add_argument("--region", default="eu-central-1")
@@ -44,36 +53,69 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing different snapshot at --out")
     p.add_argument("--seed", type=int, help="sandbox world seed")
     p.add_argument("--instances", type=int, help="sandbox fleet size (default: the world's)")
+    p.add_argument("--wait", action="store_true",
+                   help="wait for another collection writing the same --out instead of stopping (exit 3)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check everything, then collect under the --out lock; exit codes as :mod:`finops_lib.exit_codes`."""
+    from finops_lib import exit_codes, storage
     from finops_lib.collect.errors import CollectError
-    from finops_lib.snapshot import SnapshotError, read_snapshot
+    from finops_lib.snapshot import SnapshotError, prepare_target, read_snapshot
 
     if args.days <= 0:
         print(f"--days must be positive, got {args.days}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if args.source == "aws" and args.days > CLOUDTRAIL_HISTORY_DAYS:
         print(f"--days {args.days} is longer than CloudTrail's {CLOUDTRAIL_HISTORY_DAYS}-day event history: "
               f"instance state changes before that cannot be looked up. Use --days {CLOUDTRAIL_HISTORY_DAYS} "
               "or less.", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if args.source == "sandbox":
         unsupported = sandbox_unsupported_options(args)
         if unsupported:
             print("--source sandbox does not support: " + "; ".join(unsupported), file=sys.stderr)
-            return 2
+            return exit_codes.USAGE
+        problem = sandbox_config_problem(args)
+        if problem:
+            print(f"bad world configuration: {problem}", file=sys.stderr)
+            return exit_codes.USAGE
+    try:  # before the first API call
+        storage.check_snapshot_target(args.out, args.overwrite)
+    except (storage.OutputError, storage.ForeignDataError) as exc:
+        print(f"--out: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
     try:
-        path = _collect_sandbox(args) if args.source == "sandbox" else _collect_aws(args)
-        snap = read_snapshot(path)
-    except (CollectError, SnapshotError, ValueError) as exc:
+        with storage.lock(storage.lock_path_for(args.out), f"snapshot target {args.out}", wait=args.wait):
+            note = prepare_target(args.out)
+            if note:
+                print(note, file=sys.stderr)
+            path = _collect_sandbox(args) if args.source == "sandbox" else _collect_aws(args)
+            snap = read_snapshot(path)
+    except storage.BusyError as exc:
+        print(f"collect: {exc}", file=sys.stderr)
+        return exit_codes.BUSY
+    except (CollectError, SnapshotError, storage.ForeignDataError, ValueError, OSError) as exc:
         print(f"collect failed: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.FAILED
     print(summary(snap.manifest))
-    return 0
+    return exit_codes.OK
+
+
+def sandbox_config_problem(args: argparse.Namespace) -> str | None:
+    """Why the sandbox world the flags describe is invalid (None when valid); checked before any work."""
+    from finops_lib.sandbox.collect import world_config
+
+    overrides = {"days": args.days, "region": args.region, "zone": args.zone, "seed": args.seed,
+                 "n_instances": args.instances}
+    try:
+        world_config(None, **{k: v for k, v in overrides.items() if v is not None})
+    except (ValueError, TypeError) as exc:
+        return str(exc)
+    return None
 
 
 def _collect_aws(args) -> Path:
