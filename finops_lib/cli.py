@@ -13,13 +13,14 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from finops_lib import evaluate
+    from finops_lib import evaluate, exit_codes
     from finops_lib.collect import cli as collect_cli
     from finops_lib.sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(
         prog="finops",
         description="Carbon-Aware FinOps Workbench: cost and CO2e of an EC2 fleet on one time axis.",
+        epilog=exit_codes.HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)

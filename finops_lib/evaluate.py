@@ -417,6 +417,37 @@ def _collect_aws(spec: dict, target: Path, progress: bool) -> Path:
     )
 
 
+_KERNEL_MANAGER = None
+
+
+def kernel_manager_class():
+    """The kernel manager the runner uses: IPC transport, no SIGINT at shutdown.
+
+    jupyter_client's default talks to the kernel over plain TCP on loopback
+    (ipykernel warns "Kernel is running over TCP without encryption" once per
+    notebook) and interrupts the kernel (SIGINT) before every shutdown, which
+    the kernel may log as "KeyboardInterrupt caught in kernel." -- a success that
+    reads like a failure. IPC sockets live in the user's Jupyter runtime
+    folder; interrupts while a cell runs (timeouts) are unchanged.
+    """
+    global _KERNEL_MANAGER
+    if _KERNEL_MANAGER is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class QuietKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs):
+                kwargs.setdefault("transport", "ipc")
+                super().__init__(**kwargs)
+
+            async def _async_interrupt_kernel(self) -> None:
+                if self.shutting_down:  # the shutdown request follows; no SIGINT needed
+                    return
+                await super()._async_interrupt_kernel()
+
+        _KERNEL_MANAGER = QuietKernelManager
+    return _KERNEL_MANAGER
+
+
 def _runner_path(path: Path, results_dir: Path) -> str:
     """``path`` as the notebook gets it: relative to the experiment's folder when inside ``results_dir``."""
     path, results_dir = Path(path).absolute(), Path(results_dir).absolute()
@@ -457,7 +488,8 @@ def run_experiment(exp: Experiment, snapshot_dir: Path, results_dir: Path, noteb
     params = {**exp.parameters, "snapshot_dir": _runner_path(snapshot_dir, results_dir), "out_dir": "."}
     try:
         papermill.execute_notebook(
-            str(nb), str(executed), parameters=params, cwd=str(partial), progress_bar=False, kernel_name="python3"
+            str(nb), str(executed), parameters=params, cwd=str(partial), progress_bar=False, kernel_name="python3",
+            kernel_manager_class=kernel_manager_class(),
         )
         if exp.html:
             export_html(executed, partial / f"{nb.stem}.html")

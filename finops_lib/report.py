@@ -90,6 +90,9 @@ def _json_safe(obj):
 
 #: Names IPython puts into a notebook's namespace; never parameters.
 _IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+#: Parameters that only configure the notebook's own sandbox world, used only when
+#: ``snapshot_dir`` is empty; metrics.json records the snapshot's ``world_config`` instead.
+_WORLD_ONLY = ("n_instances", "days")
 
 
 def notebook_parameters(namespace: Mapping) -> dict:
@@ -98,9 +101,10 @@ def notebook_parameters(namespace: Mapping) -> dict:
     Call it first thing in the cell after the ``parameters`` cell, when the
     namespace holds only what that cell and papermill's ``injected-parameters``
     cell set, so ``metrics.json`` records every parameter without a hand-kept
-    list that could drift.
+    list that could drift. With a ``snapshot_dir`` set, the world-only defaults
+    (:data:`_WORLD_ONLY`) did not apply and are left out.
     """
-    return {
+    out = {
         k: v
         for k, v in namespace.items()
         if not k.startswith("_")
@@ -108,6 +112,10 @@ def notebook_parameters(namespace: Mapping) -> dict:
         and not callable(v)
         and not isinstance(v, types.ModuleType)
     }
+    if out.get("snapshot_dir"):
+        for k in _WORLD_ONLY:
+            out.pop(k, None)
+    return out
 
 
 def write_metrics(out_dir, metrics: Mapping, parameters: Mapping, snapshot=None) -> Path:
