@@ -115,3 +115,11 @@ def leftovers(folder: Path) -> list[str]:
     """The tool's temporary folders (partial runs, old copies, temp snapshots) left in ``folder``."""
     return sorted(p.name for p in folder.iterdir()
                   if p.name.endswith(".partial") or any(t in p.name for t in (".old-", ".tmp-", ".raw-")))
+
+
+@pytest.fixture
+def responder():
+    from finops_lib.collect import fakes
+
+    with fakes.LocalResponder() as r:
+        yield r
