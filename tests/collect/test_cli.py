@@ -68,8 +68,12 @@ def test_sandbox_passes_zone_through(monkeypatch, tmp_path):
         raise ValueError("stop here")
 
     monkeypatch.setattr(sandbox, "collect_sandbox_snapshot", fake)
-    args = _parse(["--source", "sandbox", "--zone", "FR", "--intensity-source", "watttime", "--out", str(tmp_path)])
-    assert args.func(args) == 1 and seen["zone"] == "FR" and seen["intensity_source"] == "watttime"
+    args = _parse(["--source", "sandbox", "--zone", "DE", "--intensity-source", "watttime", "--out", str(tmp_path)])
+    assert args.func(args) == 1 and seen["zone"] == "DE" and seen["intensity_source"] == "watttime"
+    # a zone the world does not support is bad input, found before collecting (exit 2, issue 10 item 9)
+    seen.clear()
+    args = _parse(["--source", "sandbox", "--zone", "FR", "--out", str(tmp_path)])
+    assert args.func(args) == 2 and seen == {}
 
 
 def test_aws_window_longer_than_cloudtrail_history_is_rejected(monkeypatch, tmp_path, capsys):
