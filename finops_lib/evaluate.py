@@ -539,9 +539,29 @@ def _check_results_dir(results_dir: Path, chosen: list[Experiment]) -> None:
         note = storage.recover(final)
         if note:
             log.warning(note)
+        if _is_legacy_result(final, exp):
+            storage.write_result_marker(final, exp.name)
+            log.info("%s: a result of an earlier finops version (no marker); adopted", final)
         storage.check_owned(final, "result")
         storage.check_owned(results_dir / f"{exp.name}.FAILED", "result")
         storage.check_owned(results_dir / f"{exp.name}.partial", "partial", "delete")
+
+
+def _is_legacy_result(folder: Path, exp: Experiment) -> bool:
+    """A result folder written before markers existed: exactly what the runner writes, nothing else."""
+    if not folder.is_dir() or (folder / storage.RESULT_MARKER).exists():
+        return False
+    allowed_top = {f"{exp.notebook}.ipynb", f"{exp.notebook}.html", "metrics.json", "figures", "tables"}
+    entries = list(folder.iterdir())
+    if not (folder / "metrics.json").is_file() or not (folder / f"{exp.notebook}.ipynb").is_file():
+        return False
+    if any(p.name not in allowed_top for p in entries):
+        return False
+    for sub, suffixes in (("figures", (".pdf", ".png")), ("tables", (".csv", ".tex"))):
+        d = folder / sub
+        if d.exists() and (not d.is_dir() or any(not f.is_file() or f.suffix not in suffixes for f in d.iterdir())):
+            return False
+    return True
 
 
 def _is_our_index(path: Path) -> bool:

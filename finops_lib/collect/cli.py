@@ -62,6 +62,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything, then collect under the --out lock; exit codes as :mod:`finops_lib.exit_codes`."""
+    from botocore.exceptions import ProfileNotFound
+
     from finops_lib import exit_codes, storage
     from finops_lib.collect.errors import CollectError
     from finops_lib.snapshot import SnapshotError, prepare_target, read_snapshot
@@ -98,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     except storage.BusyError as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return exit_codes.BUSY
+    except ProfileNotFound as exc:
+        print(f"--profile: {exc}", file=sys.stderr)
+        return exit_codes.USAGE
     except (CollectError, SnapshotError, storage.ForeignDataError, ValueError, OSError) as exc:
         print(f"collect failed: {exc}", file=sys.stderr)
         return exit_codes.FAILED

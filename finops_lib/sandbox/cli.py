@@ -16,8 +16,11 @@ from pathlib import Path
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``sandbox`` subcommand (with ``serve``) to ``subparsers``."""
+    from finops_lib import exit_codes
+
     p = subparsers.add_parser("sandbox", help="the offline simulated fleet (serve it for exploring)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__, epilog=exit_codes.HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="sandbox_command", required=True)
     s = sub.add_parser("serve", help="serve a simulated world on 127.0.0.1 until Ctrl-C")
     s.add_argument("--seed", type=int, help="world seed (default 42)")
@@ -62,6 +65,7 @@ SIMULATED sandbox world on loopback (no real account, no real data)
 
 Environment (fake credentials):
 {env}
+(finops collect reads these; a snapshot collected against them is marked simulated: true.)
 
 boto3:
   import boto3
@@ -91,6 +95,7 @@ def _stop_on_signals(stop_event: threading.Event) -> dict:
 
 def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = None) -> int:
     """Build, serve, print, wait for Ctrl-C (or ``stop_event``, for tests)."""
+    from finops_lib import exit_codes
     from finops_lib.sandbox.servers import serve
     from finops_lib.sandbox.world import WorldConfig, build_world
 
@@ -98,7 +103,7 @@ def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = 
         config = WorldConfig.from_dict(load_config(args))
     except (ValueError, TypeError, OSError) as exc:
         print(f"sandbox: bad world configuration: {exc}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     world = build_world(config)
     stop_event = stop_event or threading.Event()
     previous = _stop_on_signals(stop_event)
@@ -113,4 +118,4 @@ def run_serve(args: argparse.Namespace, *, stop_event: threading.Event | None = 
         for sig, old in previous.items():
             signal.signal(sig, old)
     print("sandbox: stopped every server", file=sys.stderr)
-    return 0
+    return exit_codes.OK

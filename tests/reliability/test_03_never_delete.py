@@ -75,3 +75,20 @@ def test_files_added_to_a_published_result_are_kept(tmp_path):
     assert storage.foreign_entries(folder, "result") == ["my-notes.md"]
     with pytest.raises(storage.ForeignDataError, match="my-notes.md"):
         storage.check_owned(folder, "result")
+
+
+def test_a_result_of_an_earlier_version_is_adopted_but_not_with_user_files(project, monkeypatch):
+    """Results written before markers existed (only the runner's outputs) are the tool's; extra files are not."""
+    res = project["results"]
+    legacy = res / "tiny"
+    (legacy / "figures").mkdir(parents=True)
+    (legacy / "figures" / "f.pdf").write_text("x")
+    (legacy / "metrics.json").write_text("{}")
+    (legacy / "01-tiny.ipynb").write_text("{}")
+    exp = evaluate.load_experiments(project["experiments"])["tiny"]
+    evaluate._check_results_dir(res, [exp])
+    assert storage.foreign_entries(legacy, "result") == []
+    (legacy / storage.RESULT_MARKER).unlink()
+    (legacy / "notes.md").write_text("mine")
+    with pytest.raises(storage.ForeignDataError, match="notes.md"):
+        evaluate._check_results_dir(res, [exp])

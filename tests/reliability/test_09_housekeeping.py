@@ -73,3 +73,11 @@ def test_help_documents_the_convention(capsys):
             cli.main(argv)
         text = capsys.readouterr().out
         assert "exit codes:" in text and "another finops run" in text and "nothing was changed" in text
+
+
+def test_unknown_aws_profile_is_exit_code_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    rc = cli.main(["collect", "--source", "aws", "--profile", "no-such-profile", "--out", str(tmp_path / "s"),
+                   "--no-progress"])
+    assert rc == exit_codes.USAGE and "no-such-profile" in capsys.readouterr().err
