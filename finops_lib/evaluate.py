@@ -427,8 +427,9 @@ def kernel_manager_class():
     (ipykernel warns "Kernel is running over TCP without encryption" once per
     notebook) and interrupts the kernel (SIGINT) before every shutdown, which
     the kernel may log as "KeyboardInterrupt caught in kernel." -- a success that
-    reads like a failure. IPC sockets live in the user's Jupyter runtime
-    folder; interrupts while a cell runs (timeouts) are unchanged.
+    reads like a failure. The IPC sockets are ``<tmp>/finops-kernel-<random>-<n>``
+    (short: a Unix socket path has at most 107 bytes) and are removed at kernel
+    shutdown; interrupts while a cell runs (timeouts) are unchanged.
     """
     global _KERNEL_MANAGER
     if _KERNEL_MANAGER is None:
@@ -436,7 +437,11 @@ def kernel_manager_class():
 
         class QuietKernelManager(AsyncKernelManager):
             def __init__(self, **kwargs):
+                import tempfile
+                import uuid
+
                 kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", os.path.join(tempfile.gettempdir(), f"finops-kernel-{uuid.uuid4().hex[:12]}"))
                 super().__init__(**kwargs)
 
             async def _async_interrupt_kernel(self) -> None:
@@ -712,7 +717,8 @@ def collect_figures(out_dir, results_dir=ROOT / "results") -> list[Path]:
         exp = fig.parent.parent.name
         if exp.endswith((".partial", ".FAILED")) or exp.startswith(".") or fig.suffix not in (".pdf", ".png"):
             continue
-        if not (fig.parent.parent / storage.RESULT_MARKER).exists():  # not a published result
+        folder = fig.parent.parent
+        if not ((folder / storage.RESULT_MARKER).exists() or (folder / "metrics.json").exists()):  # not a result
             continue
         dest = out_dir / f"{exp}--{fig.name}"
         shutil.copy2(fig, dest)

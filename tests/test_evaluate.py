@@ -81,7 +81,7 @@ def test_collect_figures_flat_and_skips_failed_and_unpublished(tmp_path):
     for d in ("a/figures", "b.FAILED/figures", "c/figures"):
         (tmp_path / d).mkdir(parents=True)
         (tmp_path / d / "f.pdf").write_text("x")
-    storage.write_result_marker(tmp_path / "a", "a")  # c has no marker: not a published result
+    storage.write_result_marker(tmp_path / "a", "a")  # c has neither marker nor metrics.json: not a result
     out = ev.collect_figures(tmp_path / "flat", tmp_path)
     assert [p.name for p in out] == ["a--f.pdf"]
 
