@@ -455,7 +455,7 @@ def kernel_manager_class():
 
 def _runner_path(path: Path, results_dir: Path) -> str:
     """``path`` as the notebook gets it: relative to the experiment's folder when inside ``results_dir``."""
-    path, results_dir = Path(path).absolute(), Path(results_dir).absolute()
+    path, results_dir = Path(path).resolve(), Path(results_dir).resolve()
     try:
         path.relative_to(results_dir)
     except ValueError:
