@@ -37,6 +37,74 @@ def _new(height_frac: float = 0.618, ncols: int = 1):
     return fig, ax
 
 
+def legend_below(*axes, ncols: int = 3, **kwargs):
+    """One legend for ``axes`` under the plot area, outside every axes (never over the data).
+
+    Uses constrained layout's ``"outside lower center"`` placement, so tick
+    labels and the legend never collide; repeated labels appear once.
+    """
+    handles, labels = [], []
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels and not lab.startswith("_"):
+                handles.append(h)
+                labels.append(lab)
+    if not handles:
+        return None
+    fig = axes[0].figure
+    return fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), frameon=False, **kwargs)
+
+
+def alt_text(fig: Figure) -> str:
+    """A description of a figure for screen readers and HTML exports.
+
+    The text set with :func:`set_alt` when there is one; otherwise built from
+    the figure's titles and axis labels (what is plotted against what).
+    """
+    given = getattr(fig, "_finops_alt", None)
+    if given:
+        return given
+    parts = []
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        parts.append(fig._suptitle.get_text())
+    for ax in fig.axes:
+        title, xl, yl = ax.get_title(), ax.get_xlabel(), ax.get_ylabel()
+        desc = " against ".join(t for t in (yl, xl) if t)
+        if title or desc:
+            parts.append(f"{title}: {desc}" if title and desc else title or desc)
+    text = ". ".join(dict.fromkeys(p.replace("$_2$", "2").replace("$", "") for p in parts))
+    return f"Figure. {text}." if text else "Figure without title or axis labels."
+
+
+def set_alt(fig: Figure, text: str) -> Figure:
+    """Attach an explicit alt text (what the figure shows, in one or two sentences) to ``fig``."""
+    if not text or not text.strip():
+        raise ValueError("alt text must not be empty")
+    fig._finops_alt = text.strip()
+    return fig
+
+
+def show(fig: Figure, alt: str | None = None, dpi: int = 110):
+    """Display ``fig`` in a notebook as a PNG that carries its alt text.
+
+    The alt text goes into the output's metadata (``image/png`` -> ``alt``),
+    which the ``fleet_report`` nbconvert template writes into ``<img alt>``.
+    The figure is closed so the inline backend does not show it twice.
+
+    Returns None, so a cell ending in ``figures.show(fig)`` shows the figure once.
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    with plt.style.context(STYLE_PATH):
+        fig.savefig(buf, format="png", dpi=dpi)
+    img = Image(data=buf.getvalue(), format="png", metadata={"alt": alt or alt_text(fig)})
+    plt.close(fig)
+    display(img)
+
+
 def save(fig: Figure, name: str, out_dir) -> list[Path]:
     """Write ``<out_dir>/figures/<name>.pdf`` (vector) and ``.png`` (300 dpi), atomically.
 
@@ -71,19 +139,36 @@ def save(fig: Figure, name: str, out_dir) -> list[Path]:
 def fig_runtime_error(errors: pd.DataFrame, simulated: bool = False) -> Figure:
     """Fleet runtime error by estimator and case.
 
+    Bars near zero stay visible: each bar has an outline and its value is
+    written above it (an estimator with no error shows "0.0"); NaN (no
+    estimate) is marked "n/a" instead of an empty slot.
+
     Parameters
     ----------
     errors : pandas.DataFrame
         Columns ``case``, ``estimator``, ``abs_error_frac`` (|estimated - true|
         / true runtime of the instances in that case). [-]
     """
-    fig, ax = _new()
-    wide = errors.pivot_table(index="case", columns="estimator", values="abs_error_frac", aggfunc="mean")
-    (wide * 100).plot.bar(ax=ax, width=0.8, rot=20)
+    fig, ax = _new(0.7)
+    wide = errors.pivot_table(index="case", columns="estimator", values="abs_error_frac", aggfunc="mean", dropna=False) * 100
+    n_case, n_est = wide.shape
+    width = 0.8 / max(n_est, 1)
+    x = np.arange(n_case)
+    top = float(np.nanmax(wide.to_numpy())) if np.isfinite(wide.to_numpy()).any() else 1.0
+    for k, est in enumerate(wide.columns):
+        pos = x - 0.4 + width * (k + 0.5)
+        vals = wide[est].to_numpy(float)
+        color = f"C{k % 8}"
+        ax.bar(pos, np.nan_to_num(vals), width=width, color=color, edgecolor=color, linewidth=0.8, label=est)
+        for xp, v in zip(pos, vals, strict=True):
+            label = "n/a" if np.isnan(v) else f"{v:.1f}" if v < 10 else f"{v:.0f}"
+            ax.text(xp, (0 if np.isnan(v) else v) + top * 0.01, label, ha="center", va="bottom", fontsize=5, rotation=90)
+    ax.set_xticks(x, wide.index.astype(str), rotation=20, ha="right")
+    ax.set_ylim(0, top * 1.18 if top > 0 else 1)
     ax.set_xlabel("Case")
     ax.set_ylabel("Absolute runtime error [%]")
     ax.set_title(_title("Runtime error by case and estimator", simulated))
-    ax.legend(title="Estimator", ncols=2)
+    legend_below(ax, ncols=3, title="Estimator")
     return fig
 
 
@@ -101,7 +186,7 @@ def fig_runtime_missing_sweep(sweep: pd.DataFrame, simulated: bool = False) -> F
     ax.set_xlabel("Missing state-change records [%]")
     ax.set_ylabel("Fleet runtime error [%]")
     ax.set_title(_title("Runtime error vs missing records", simulated))
-    ax.legend()
+    legend_below(ax)
     return fig
 
 
@@ -127,7 +212,7 @@ def fig_bland_altman(calculated_usd, billed_usd, stats: dict, simulated: bool = 
     ax.set_xlabel("Mean of billed and calculated [USD]")
     ax.set_ylabel("Billed - calculated [USD]")
     ax.set_title(_title("Bland-Altman: calculated vs billed cost", simulated))
-    ax.legend()
+    legend_below(ax)
     return fig
 
 
@@ -163,7 +248,7 @@ def fig_cost_daily(daily: pd.DataFrame, simulated: bool = False) -> Figure:
     ax.set_xlabel("Day [UTC]")
     ax.set_ylabel("Compute cost [USD/day]")
     ax.set_title(_title("Calculated vs billed compute cost per day", simulated))
-    ax.legend()
+    legend_below(ax, ncols=2)
     fig.autofmt_xdate()
     return fig
 
@@ -196,6 +281,9 @@ def fig_scenario_intervals(summary: pd.DataFrame, simulated: bool = False) -> Fi
 def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: bool = False) -> Figure:
     """Savings per scenario (5/50/95 %) beside the literature ranges.
 
+    The literature range is a shaded band; its legend sits below the axes,
+    never over the data points.
+
     Parameters
     ----------
     savings : pandas.DataFrame
@@ -204,20 +292,21 @@ def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: boo
         ``factors.LITERATURE_SAVINGS_FRAC`` (``office_hours_cost``,
         ``temporal_shift_co2``: low/high). [-]
     """
-    fig, axes = _new(0.45, ncols=2)
+    fig, axes = _new(0.5, ncols=2)
     lit = {"cost_eur": literature["office_hours_cost"], "co2_kg": literature["temporal_shift_co2"]}
-    names = {"cost_eur": "office hours, cost", "co2_kg": "temporal shifting, CO$_2$e"}
+    names = {"cost_eur": "literature: office hours, cost", "co2_kg": "literature: temporal shifting, CO$_2$e"}
     for ax, key, label in ((axes[0], "cost_eur", "Cost saving [%]"), (axes[1], "co2_kg", "CO$_2$e saving [%]")):
         mid = savings[f"{key}_q50"] * 100
         err = np.vstack([mid - savings[f"{key}_q05"] * 100, savings[f"{key}_q95"] * 100 - mid])
         y = np.arange(len(savings))
-        ax.axvspan(lit[key]["low"] * 100, lit[key]["high"] * 100, color="C2", alpha=0.2, label=f"literature ({names[key]})")
-        ax.errorbar(mid, y, xerr=err, fmt="o", capsize=3)
+        ax.axvspan(lit[key]["low"] * 100, lit[key]["high"] * 100, color="C2", alpha=0.2, label=names[key])
+        ax.errorbar(mid, y, xerr=err, fmt="o", capsize=3, color="C0", label="median, 90 % interval")
+        ax.axvline(0, color="0.3", lw=0.6)
         ax.set_yticks(y, savings.index)
         ax.set_xlabel(label)
         ax.invert_yaxis()
-        ax.legend(loc="lower right")
     axes[1].set_yticklabels([])
+    legend_below(*axes, ncols=3)
     fig.suptitle(_title("Savings vs baseline with literature ranges", simulated), fontsize=9)
     return fig
 
@@ -244,7 +333,7 @@ def fig_sobol(indices: pd.DataFrame, simulated: bool = False) -> Figure:
         ax.invert_yaxis()
     for ax in axes[1:]:
         ax.set_yticklabels([])
-    axes[0].legend(loc="lower right")
+    legend_below(axes[0], ncols=2)
     fig.suptitle(_title("Global sensitivity (Sobol)", simulated), fontsize=9)
     return fig
 
@@ -269,7 +358,7 @@ def fig_hourly_band(band: pd.DataFrame, intensity_g_per_kwh: pd.Series, simulate
     ax2.set_ylabel("Grid intensity [gCO$_2$e/kWh]", color="C1")
     ax2.grid(False)
     ax.set_title(_title("Hourly fleet CO$_2$e and grid intensity", simulated))
-    ax.legend(loc="upper left")
+    legend_below(ax, ncols=2)
     fig.autofmt_xdate()
     return fig
 
@@ -311,4 +400,82 @@ def fig_fleet_hourly(hourly: pd.DataFrame, simulated: bool = False) -> Figure:
     ax2.grid(False)
     ax.set_title(_title("Fleet cost and CO$_2$e per hour", simulated))
     fig.autofmt_xdate()
+    return fig
+
+
+def fig_fleet_timeline(hourly: pd.DataFrame, intensity_g_per_kwh: pd.Series, last_h: int = 48,
+                       simulated: bool = False) -> Figure:
+    """Fleet cost, CO2e and grid intensity on one time axis: whole window (left), last ``last_h`` hours (right).
+
+    Parameters
+    ----------
+    hourly : pandas.DataFrame
+        Index = hour [UTC]; columns ``cost_eur`` [EUR/h] and ``co2_kg`` [kg/h]
+        (``fleet.hourly``).
+    intensity_g_per_kwh : pandas.Series
+        Grid intensity by hour. [gCO2e/kWh]
+    last_h : int
+        Hours in the zoomed panel. [h]
+    """
+    with plt.style.context(STYLE_PATH):
+        fig, axes = plt.subplots(3, 2, figsize=(TEXT_WIDTH_IN, TEXT_WIDTH_IN * 0.72), sharex="col", sharey="row",
+                                 gridspec_kw={"width_ratios": [2.2, 1]})
+    end = hourly.index.max() + pd.Timedelta(hours=1) if len(hourly) else None
+    start_zoom = end - pd.Timedelta(hours=last_h) if end is not None else None
+    rows = ((hourly["cost_eur"], "Cost [EUR/h]", "C0"), (hourly["co2_kg"], "CO$_2$e [kg/h]", "C1"),
+            (intensity_g_per_kwh, "Grid [g/kWh]", "C2"))
+    for r, (series, label, color) in enumerate(rows):
+        for c in (0, 1):
+            ax = axes[r, c]
+            s = series if c == 0 else series[series.index >= start_zoom]
+            ax.step(s.index, s.to_numpy(float), where="post", color=color, lw=0.8 if c == 0 else 1.1)
+            ax.fill_between(s.index, s.to_numpy(float), step="post", color=color, alpha=0.15)
+            ax.set_ylim(bottom=0)
+        axes[r, 0].set_ylabel(label)
+    if start_zoom is not None:
+        for r in range(3):
+            axes[r, 0].axvspan(start_zoom, end, color="0.5", alpha=0.12, lw=0)
+    axes[0, 0].set_title(f"Whole window ({len(hourly) / 24:.0f} days)")
+    axes[0, 1].set_title(f"Last {last_h} h (shaded left)")
+    for c in (0, 1):
+        axes[2, c].set_xlabel("Time [UTC]")
+        for lab in axes[2, c].get_xticklabels():
+            lab.set_rotation(30)
+            lab.set_ha("right")
+    axes[2, 1].xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%a %H:%M"))
+    axes[2, 1].xaxis.set_major_locator(plt.matplotlib.dates.HourLocator(byhour=[0, 12]))
+    axes[2, 0].xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%d %b"))
+    fig.suptitle(_title("Fleet cost and CO$_2$e per hour, with grid intensity", simulated), fontsize=9)
+    set_alt(fig, f"{'Simulated data. ' if simulated else ''}Three stacked time series on one UTC time axis: fleet cost "
+                 f"per hour in euro, fleet CO2e per hour in kg and grid carbon intensity in g per kWh; the left "
+                 f"column covers the whole window, the right column zooms into the last {last_h} hours.")
+    return fig
+
+
+def fig_business_case(case: pd.DataFrame, simulated: bool = False) -> Figure:
+    """Savings potential per measure per year: median and 90 % interval, cost and CO2e.
+
+    Parameters
+    ----------
+    case : pandas.DataFrame
+        ``fleet.business_case``: index = measure; ``cost_eur_per_year_q05/q50/q95``
+        [EUR/a] and ``co2_t_per_year_q05/q50/q95`` [t/a].
+    """
+    fig, axes = _new(0.36, ncols=2)
+    y = np.arange(len(case))
+    for ax, key, label, color in ((axes[0], "cost_eur_per_year", "Saving [EUR/year]", "C0"),
+                                  (axes[1], "co2_t_per_year", "Saving [t CO$_2$e/year]", "C1")):
+        mid = case[f"{key}_q50"].to_numpy(float)
+        err = np.vstack([mid - case[f"{key}_q05"].to_numpy(float), case[f"{key}_q95"].to_numpy(float) - mid])
+        ax.barh(y, mid, color=color, alpha=0.35, edgecolor=color, linewidth=0.8)
+        ax.errorbar(mid, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="0.2", capsize=3, lw=0.9)
+        ax.axvline(0, color="0.3", lw=0.6)
+        ax.set_yticks(y, [str(i).replace("_", " ") for i in case.index])
+        ax.set_xlabel(label)
+        ax.invert_yaxis()
+    axes[1].set_yticklabels([])
+    fig.suptitle(_title("Savings potential per measure (median, 90 % interval)", simulated), fontsize=9)
+    set_alt(fig, f"{'Simulated data. ' if simulated else ''}Horizontal bars: median yearly saving per measure "
+                 "(office hours, carbon-aware shifting, rightsizing, combined), in euro per year (left) and tonnes "
+                 "CO2e per year (right), with whiskers for the 5 to 95 percent interval.")
     return fig

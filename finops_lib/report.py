@@ -169,14 +169,30 @@ def write_table(df: pd.DataFrame, name: str, out_dir, float_format: str = "%.3f"
     return [csv, tex]
 
 
-def export_html(notebook_path, html_path) -> Path:
-    """Export an executed notebook as a standalone HTML page without code cells."""
+def export_html(notebook_path, html_path, template: str | None = None) -> Path:
+    """Export an executed notebook as a standalone HTML page without code cells.
+
+    Parameters
+    ----------
+    template : str, optional
+        Name of an nbconvert template shipped in ``finops_lib/templates``
+        (e.g. ``"fleet_report"``). Default: the notebook's metadata
+        ``finops.html_template`` if set, else JupyterLab's ``lab`` template.
+        Shipped templates are standalone: no code, no CDN or require.js,
+        images with their alt text.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook_path), as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
+    template = template or nb.metadata.get("finops", {}).get("html_template")
+    kw = dict(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    if template:
+        templates = Path(__file__).parent / "templates"
+        if not (templates / template / "index.html.j2").exists():
+            raise ValueError(f"unknown report template {template!r}; shipped: {sorted(p.name for p in templates.iterdir() if p.is_dir())}")
+        kw |= dict(template_name=template, extra_template_basedirs=[str(templates)])
+    body, _ = HTMLExporter(**kw).from_notebook_node(nb)
     return atomic_write_text(html_path, body)
 
 
