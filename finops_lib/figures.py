@@ -468,7 +468,8 @@ def fig_business_case(case: pd.DataFrame, simulated: bool = False) -> Figure:
         mid = case[f"{key}_q50"].to_numpy(float)
         err = np.vstack([mid - case[f"{key}_q05"].to_numpy(float), case[f"{key}_q95"].to_numpy(float) - mid])
         ax.barh(y, mid, color=color, alpha=0.35, edgecolor=color, linewidth=0.8)
-        ax.errorbar(mid, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="0.2", capsize=3, lw=0.9)
+        # a marker at the median keeps a zero saving visible
+        ax.errorbar(mid, y, xerr=np.clip(err, 0, None), fmt="o", ms=3, color="0.2", ecolor="0.2", capsize=3, lw=0.9)
         ax.axvline(0, color="0.3", lw=0.6)
         ax.set_yticks(y, [str(i).replace("_", " ") for i in case.index])
         ax.set_xlabel(label)

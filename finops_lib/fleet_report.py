@@ -174,6 +174,25 @@ def summary_html(metrics: dict, change: dict, *, simulated: bool, snapshot_id: s
     return "\n".join(parts)
 
 
+def actions_html(schedule: pd.DataFrame, rightsize: pd.DataFrame) -> str:
+    """One sentence: what to do first (the recommendations in brief, € per year, point estimates)."""
+    parts = []
+    if len(schedule):
+        names = ", ".join(str(n) for n in schedule["name"].fillna(pd.Series(schedule.index, index=schedule.index)).head(3))
+        more = f" and {len(schedule) - 3} more" if len(schedule) > 3 else ""
+        parts.append(f"put <strong>{len(schedule)} instance{'s' * (len(schedule) != 1)}</strong> on office hours "
+                     f"({_esc(names)}{more}): {fmt_eur(schedule['saved_eur_per_year'].sum())} per year")
+    if len(rightsize):
+        low = rightsize[rightsize["risk"] != "high"]
+        parts.append(f"rightsize <strong>{len(rightsize)} instance{'s' * (len(rightsize) != 1)}</strong>: "
+                     f"{fmt_eur(rightsize['saved_eur_per_year'].sum())} per year "
+                     f"({len(rightsize) - len(low)} with high risk -- check first)")
+    if not parts:
+        return '<p class="takeaway"><strong>What to do first:</strong> no schedule or rightsizing candidate in this window.</p>'
+    return ('<p class="takeaway"><strong>What to do first:</strong> ' + "; ".join(parts)
+            + ". Details under Recommendations.</p>")
+
+
 # --------------------------------------------------------------------------- #
 # Tables
 # --------------------------------------------------------------------------- #
