@@ -37,6 +37,40 @@ COVERAGE_GOOD_FRAC = 0.95
 COVERAGE_FAIR_FRAC = 0.80
 
 
+#: What one row of each snapshot table is (DESIGN.md, "Snapshot contract").
+TABLE_ROWS = {
+    "instances": "instance seen in the window (type, lifecycle, tags as JSON, vCPU, memory)",
+    "state_events": "parsed state-change record (CloudTrail / EventBridge / describe)",
+    "cpu_hourly": "instance x hour with CloudWatch data (mean and max CPU as fractions)",
+    "prices": "instance type x region: on-demand list price",
+    "costs": "Cost Explorer row: day (or hour) x usage type (or resource)",
+    "intensity_hourly": "grid zone x hour: carbon intensity",
+    "power_profiles": "instance type x load point: power (and embodied emissions per hour)",
+    "truth_intervals": "sandbox only: true running interval (scoring, never estimation)",
+    "truth_billing": "sandbox only: truly billed running period",
+    "truth_hourly": "sandbox only: true running share, energy and CO2e per instance-hour",
+    "truth_intensity": "sandbox only: true grid intensity per hour",
+    "truth_factors": "sandbox only: the world's hidden factors (PUE, FX, ...)",
+    "truth_cases": "sandbox only: the fault case of each instance",
+}
+
+
+def snapshot_tables(snap) -> pd.DataFrame:
+    """What each table of a snapshot holds: one row per table with its row count and columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``table``; ``one_row_per``, ``rows_count``, ``columns``.
+    """
+    rows = []
+    for name in sorted(snap.tables, key=lambda t: (t.startswith("truth_"), t)):
+        df = snap[name]
+        rows.append({"table": name, "one_row_per": TABLE_ROWS.get(name, "(not in the snapshot contract)"),
+                     "rows_count": len(df), "columns": ", ".join(map(str, df.columns))})
+    return pd.DataFrame(rows).set_index("table")
+
+
 def window_hours(window_start, window_end) -> float:
     """Length of the window. [h]"""
     return (pd.Timestamp(window_end) - pd.Timestamp(window_start)).total_seconds() / S_PER_H

@@ -103,3 +103,24 @@ def test_scenarios_notebook_intervals_and_savings(small_sandbox_snapshot, tmp_pa
     assert sum(v for k, v in m.items() if k.startswith("sobol_total_co2_")) > 0.9
 
 # notebook 04 (the fleet report) runs in tests/test_fleet_report.py, with the browser test
+
+
+def test_start_here_notebook_shows_each_table_and_call(small_sandbox_snapshot, tmp_path):
+    import nbformat
+    import papermill
+
+    out = tmp_path / "00-start-here.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "00-start-here.ipynb"), str(out),
+                               parameters={"snapshot_dir": str(small_sandbox_snapshot), "out_dir": str(tmp_path)},
+                               cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(str(out), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # code = parameters, papermill's injected parameters, imports, then calls: every call shows its output
+    assert all(c.outputs for c in code[3:]) and not any(c.outputs for c in code[:3])
+    text = "\n".join(o.get("data", {}).get("text/plain", "") for c in code for o in c.outputs)
+    for table in ("instances", "state_events", "cpu_hourly", "prices", "costs", "intensity_hourly", "power_profiles",
+                  "truth_hourly"):
+        assert table in text, table
+    assert "hour_aligned_co2_g" in text and "boavizta" in text
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and "Simulated data" in images[0]["metadata"]["image/png"]["alt"]
