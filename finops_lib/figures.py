@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -20,6 +21,29 @@ from matplotlib.figure import Figure
 STYLE_PATH = Path(__file__).parent / "style" / "thesis.mplstyle"
 #: Thesis text width. [in]
 TEXT_WIDTH_IN = 5.91
+
+
+#: The style's colour cycle (Okabe-Ito, colour-blind safe), resolved once so a figure
+#: keeps its colours whatever style is active when it is drawn.
+PALETTE = tuple(matplotlib.rc_params_from_file(STYLE_PATH, use_default_template=False)["axes.prop_cycle"].by_key()["color"])
+
+
+def _c(k: int) -> str:
+    """The k-th colour of :data:`PALETTE`."""
+    c = PALETTE[k % len(PALETTE)]
+    return c if c.startswith("#") else f"#{c}"
+
+
+def _styled(fn):
+    """Build the whole figure inside the project style (fonts of labels, legends, texts; layout)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with plt.style.context(STYLE_PATH):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def use_style() -> None:
@@ -136,6 +160,7 @@ def save(fig: Figure, name: str, out_dir) -> list[Path]:
 # --------------------------------------------------------------------------- #
 # 01 runtime accuracy
 # --------------------------------------------------------------------------- #
+@_styled
 def fig_runtime_error(errors: pd.DataFrame, simulated: bool = False) -> Figure:
     """Fleet runtime error by estimator and case.
 
@@ -158,8 +183,12 @@ def fig_runtime_error(errors: pd.DataFrame, simulated: bool = False) -> Figure:
     for k, est in enumerate(wide.columns):
         pos = x - 0.4 + width * (k + 0.5)
         vals = wide[est].to_numpy(float)
-        color = f"C{k % 8}"
+        color = _c(k)
         ax.bar(pos, np.nan_to_num(vals), width=width, color=color, edgecolor=color, linewidth=0.8, label=est)
+        tiny = np.nan_to_num(vals, nan=np.inf) < top * 0.01  # a bar too short to see: a dash in its colour
+        if tiny.any():  # (an empty line would still claim layout space at the origin)
+            ax.plot(pos[tiny], np.zeros(tiny.sum()), ls="none", marker="_", ms=width * 40, mew=2.5, color=color,
+                    clip_on=False, zorder=3)
         for xp, v in zip(pos, vals, strict=True):
             label = "n/a" if np.isnan(v) else f"{v:.1f}" if v < 10 else f"{v:.0f}"
             ax.text(xp, (0 if np.isnan(v) else v) + top * 0.01, label, ha="center", va="bottom", fontsize=5, rotation=90)
@@ -172,6 +201,7 @@ def fig_runtime_error(errors: pd.DataFrame, simulated: bool = False) -> Figure:
     return fig
 
 
+@_styled
 def fig_runtime_missing_sweep(sweep: pd.DataFrame, simulated: bool = False) -> Figure:
     """Fleet runtime error against the rate of missing CloudTrail records.
 
@@ -193,6 +223,7 @@ def fig_runtime_missing_sweep(sweep: pd.DataFrame, simulated: bool = False) -> F
 # --------------------------------------------------------------------------- #
 # 02 cost deviation
 # --------------------------------------------------------------------------- #
+@_styled
 def fig_bland_altman(calculated_usd, billed_usd, stats: dict, simulated: bool = False) -> Figure:
     """Bland-Altman plot: difference (billed - calculated) against the mean.
 
@@ -216,6 +247,7 @@ def fig_bland_altman(calculated_usd, billed_usd, stats: dict, simulated: bool = 
     return fig
 
 
+@_styled
 def fig_cost_gap(gap: pd.DataFrame, simulated: bool = False) -> Figure:
     """Decomposition of the gap between Cost Explorer and the calculated cost.
 
@@ -226,7 +258,7 @@ def fig_cost_gap(gap: pd.DataFrame, simulated: bool = False) -> Figure:
     """
     fig, ax = _new(0.5)
     s = gap["cost_usd"]
-    colors = ["C0" if v >= 0 else "C1" for v in s]
+    colors = [_c(0) if v >= 0 else _c(1) for v in s]
     ax.barh(s.index.astype(str), s.to_numpy(), color=colors)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("Billed - calculated [USD]")
@@ -234,6 +266,7 @@ def fig_cost_gap(gap: pd.DataFrame, simulated: bool = False) -> Figure:
     return fig
 
 
+@_styled
 def fig_cost_daily(daily: pd.DataFrame, simulated: bool = False) -> Figure:
     """Daily calculated vs billed compute cost.
 
@@ -256,6 +289,7 @@ def fig_cost_daily(daily: pd.DataFrame, simulated: bool = False) -> Figure:
 # --------------------------------------------------------------------------- #
 # 03 scenarios with uncertainty
 # --------------------------------------------------------------------------- #
+@_styled
 def fig_scenario_intervals(summary: pd.DataFrame, simulated: bool = False) -> Figure:
     """Cost and CO2e per scenario with 5/50/95 % intervals.
 
@@ -278,6 +312,7 @@ def fig_scenario_intervals(summary: pd.DataFrame, simulated: bool = False) -> Fi
     return fig
 
 
+@_styled
 def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: bool = False) -> Figure:
     """Savings per scenario (5/50/95 %) beside the literature ranges.
 
@@ -299,18 +334,19 @@ def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: boo
         mid = savings[f"{key}_q50"] * 100
         err = np.vstack([mid - savings[f"{key}_q05"] * 100, savings[f"{key}_q95"] * 100 - mid])
         y = np.arange(len(savings))
-        ax.axvspan(lit[key]["low"] * 100, lit[key]["high"] * 100, color="C2", alpha=0.2, label=names[key])
-        ax.errorbar(mid, y, xerr=err, fmt="o", capsize=3, color="C0", label="median, 90 % interval")
+        ax.axvspan(lit[key]["low"] * 100, lit[key]["high"] * 100, color=_c(2), alpha=0.2, label=names[key])
+        ax.errorbar(mid, y, xerr=err, fmt="o", capsize=3, color=_c(0), label="median, 90 % interval")
         ax.axvline(0, color="0.3", lw=0.6)
         ax.set_yticks(y, savings.index)
         ax.set_xlabel(label)
         ax.invert_yaxis()
     axes[1].set_yticklabels([])
-    legend_below(*axes, ncols=3)
+    legend_below(*axes, ncols=2)
     fig.suptitle(_title("Savings vs baseline with literature ranges", simulated), fontsize=9)
     return fig
 
 
+@_styled
 def fig_sobol(indices: pd.DataFrame, simulated: bool = False) -> Figure:
     """Sobol first-order and total indices per input factor.
 
@@ -338,6 +374,7 @@ def fig_sobol(indices: pd.DataFrame, simulated: bool = False) -> Figure:
     return fig
 
 
+@_styled
 def fig_hourly_band(band: pd.DataFrame, intensity_g_per_kwh: pd.Series, simulated: bool = False) -> Figure:
     """Hourly fleet CO2e with its 90 % band, and the grid intensity.
 
@@ -354,8 +391,8 @@ def fig_hourly_band(band: pd.DataFrame, intensity_g_per_kwh: pd.Series, simulate
     ax.set_xlabel("Hour [UTC]")
     ax.set_ylabel("Fleet CO$_2$e [kg/h]")
     ax2 = ax.twinx()
-    ax2.plot(intensity_g_per_kwh.index, intensity_g_per_kwh.to_numpy(), color="C1", lw=0.8, alpha=0.8)
-    ax2.set_ylabel("Grid intensity [gCO$_2$e/kWh]", color="C1")
+    ax2.plot(intensity_g_per_kwh.index, intensity_g_per_kwh.to_numpy(), color=_c(1), lw=0.8, alpha=0.8)
+    ax2.set_ylabel("Grid intensity [gCO$_2$e/kWh]", color=_c(1))
     ax2.grid(False)
     ax.set_title(_title("Hourly fleet CO$_2$e and grid intensity", simulated))
     legend_below(ax, ncols=2)
@@ -363,6 +400,7 @@ def fig_hourly_band(band: pd.DataFrame, intensity_g_per_kwh: pd.Series, simulate
     return fig
 
 
+@_styled
 def fig_footprint_variants(variants: pd.Series, simulated: bool = False) -> Figure:
     """CO2e of the same fleet under accounting variants (hour-aligned vs annual, PUE, embodied).
 
@@ -382,6 +420,7 @@ def fig_footprint_variants(variants: pd.Series, simulated: bool = False) -> Figu
 # --------------------------------------------------------------------------- #
 # 04 fleet report
 # --------------------------------------------------------------------------- #
+@_styled
 def fig_fleet_hourly(hourly: pd.DataFrame, simulated: bool = False) -> Figure:
     """Hourly fleet cost and CO2e on one time axis.
 
@@ -393,16 +432,17 @@ def fig_fleet_hourly(hourly: pd.DataFrame, simulated: bool = False) -> Figure:
     fig, ax = _new()
     ax.step(hourly.index, hourly["cost_eur"], where="post", label="cost")
     ax.set_xlabel("Hour [UTC]")
-    ax.set_ylabel("Cost [EUR/h]", color="C0")
+    ax.set_ylabel("Cost [EUR/h]", color=_c(0))
     ax2 = ax.twinx()
-    ax2.step(hourly.index, hourly["co2_kg"], where="post", color="C1", label="CO$_2$e")
-    ax2.set_ylabel("CO$_2$e [kg/h]", color="C1")
+    ax2.step(hourly.index, hourly["co2_kg"], where="post", color=_c(1), label="CO$_2$e")
+    ax2.set_ylabel("CO$_2$e [kg/h]", color=_c(1))
     ax2.grid(False)
     ax.set_title(_title("Fleet cost and CO$_2$e per hour", simulated))
     fig.autofmt_xdate()
     return fig
 
 
+@_styled
 def fig_fleet_timeline(hourly: pd.DataFrame, intensity_g_per_kwh: pd.Series, last_h: int = 48,
                        simulated: bool = False) -> Figure:
     """Fleet cost, CO2e and grid intensity on one time axis: whole window (left), last ``last_h`` hours (right).
@@ -422,8 +462,8 @@ def fig_fleet_timeline(hourly: pd.DataFrame, intensity_g_per_kwh: pd.Series, las
                                  gridspec_kw={"width_ratios": [2.2, 1]})
     end = hourly.index.max() + pd.Timedelta(hours=1) if len(hourly) else None
     start_zoom = end - pd.Timedelta(hours=last_h) if end is not None else None
-    rows = ((hourly["cost_eur"], "Cost [EUR/h]", "C0"), (hourly["co2_kg"], "CO$_2$e [kg/h]", "C1"),
-            (intensity_g_per_kwh, "Grid [g/kWh]", "C2"))
+    rows = ((hourly["cost_eur"], "Cost [EUR/h]", _c(0)), (hourly["co2_kg"], "CO$_2$e [kg/h]", _c(1)),
+            (intensity_g_per_kwh, "Grid [g/kWh]", _c(2)))
     for r, (series, label, color) in enumerate(rows):
         for c in (0, 1):
             ax = axes[r, c]
@@ -452,6 +492,7 @@ def fig_fleet_timeline(hourly: pd.DataFrame, intensity_g_per_kwh: pd.Series, las
     return fig
 
 
+@_styled
 def fig_business_case(case: pd.DataFrame, simulated: bool = False) -> Figure:
     """Savings potential per measure per year: median and 90 % interval, cost and CO2e.
 
@@ -463,8 +504,8 @@ def fig_business_case(case: pd.DataFrame, simulated: bool = False) -> Figure:
     """
     fig, axes = _new(0.36, ncols=2)
     y = np.arange(len(case))
-    for ax, key, label, color in ((axes[0], "cost_eur_per_year", "Saving [EUR/year]", "C0"),
-                                  (axes[1], "co2_t_per_year", "Saving [t CO$_2$e/year]", "C1")):
+    for ax, key, label, color in ((axes[0], "cost_eur_per_year", "Saving [EUR/year]", _c(0)),
+                                  (axes[1], "co2_t_per_year", "Saving [t CO$_2$e/year]", _c(1))):
         mid = case[f"{key}_q50"].to_numpy(float)
         err = np.vstack([mid - case[f"{key}_q05"].to_numpy(float), case[f"{key}_q95"].to_numpy(float) - mid])
         ax.barh(y, mid, color=color, alpha=0.35, edgecolor=color, linewidth=0.8)
