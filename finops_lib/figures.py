@@ -225,7 +225,10 @@ def fig_runtime_missing_sweep(sweep: pd.DataFrame, simulated: bool = False) -> F
 # --------------------------------------------------------------------------- #
 @_styled
 def fig_bland_altman(calculated_usd, billed_usd, stats: dict, simulated: bool = False) -> Figure:
-    """Bland-Altman plot: difference (billed - calculated) against the mean.
+    """Bland-Altman plot: difference (calculated - billed) against the mean.
+
+    The differences have the sign of ``calc.bland_altman`` (calculated -
+    reference), so the points scatter around the bias line drawn from ``stats``.
 
     Parameters
     ----------
@@ -237,11 +240,11 @@ def fig_bland_altman(calculated_usd, billed_usd, stats: dict, simulated: bool = 
     a = np.asarray(calculated_usd, float)
     b = np.asarray(billed_usd, float)
     fig, ax = _new()
-    ax.scatter((a + b) / 2, b - a, s=10, alpha=0.7)
+    ax.scatter((a + b) / 2, a - b, s=10, alpha=0.7)
     for key, ls, label in (("bias", "-", "bias"), ("loa_low", "--", "95 % limits"), ("loa_high", "--", None)):
         ax.axhline(stats[key], ls=ls, color="0.3", lw=1, label=label)
     ax.set_xlabel("Mean of billed and calculated [USD]")
-    ax.set_ylabel("Billed - calculated [USD]")
+    ax.set_ylabel("Calculated - billed [USD]")
     ax.set_title(_title("Bland-Altman: calculated vs billed cost", simulated))
     legend_below(ax)
     return fig

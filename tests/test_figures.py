@@ -142,3 +142,17 @@ def test_figures_manifest_names_experiment_snapshot_and_commit(tmp_path):
     assert by_file["runtime--f.png"] == {"file": "runtime--f.png", "figure": "f", "experiment": "runtime",
                                          "snapshot_id": "snapA", "is_simulated": True, "git_commit": "c0ffee"}
     assert by_file["cost--f.pdf"]["snapshot_id"] is None and by_file["cost--f.pdf"]["git_commit"] is None
+
+
+def test_bland_altman_points_scatter_around_the_bias_line():
+    """Regression: points were billed - calculated while the bias line is calculated - billed."""
+    from finops_lib import calc
+
+    calc_usd, billed = np.array([1.0, 2.0, 4.0, 3.0]), np.array([1.2, 2.1, 3.0, 3.1])
+    stats = calc.bland_altman(calc_usd, billed)
+    fig = figures.fig_bland_altman(calc_usd, billed, stats)
+    ax = fig.axes[0]
+    y = ax.collections[0].get_offsets()[:, 1]
+    assert y.mean() == pytest.approx(stats["bias"])
+    assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(stats["bias"])
+    assert ax.get_ylabel() == "Calculated - billed [USD]"
