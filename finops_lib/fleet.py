@@ -364,6 +364,28 @@ def scenario_monte_carlo(
     }
 
 
+def scenario_summary(mcs: Mapping[str, uncertainty.MonteCarloResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quantiles of each scenario's totals, and its relative savings against ``baseline``.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Index = scenario; columns ``<output>_<q>`` (``cost_eur_q05``, ...,
+        ``co2_kg_q95``, ``energy_kwh_q50``, ...), in the outputs' units.
+    savings : pandas.DataFrame
+        Index = scenario other than baseline; the same columns as relative
+        savings (1 - scenario/baseline, draw by draw). [-]
+
+    ``report.scenario_metrics(summary, savings)`` turns both into metric keys.
+    """
+    summary = pd.DataFrame({k: mc.quantiles().stack() for k, mc in mcs.items()}).T
+    summary.columns = [f"{o}_{q}" for o, q in summary.columns]
+    savings = pd.DataFrame({k: uncertainty.savings_frac(mcs["baseline"], mc).stack()
+                            for k, mc in mcs.items() if k != "baseline"}).T
+    savings.columns = [f"{o}_{q}" for o, q in savings.columns]
+    return summary, savings
+
+
 def savings_quantiles(base: uncertainty.MonteCarloResult, scenario: uncertainty.MonteCarloResult,
                       quantiles=uncertainty.QUANTILES) -> pd.DataFrame:
     """Absolute savings (base - scenario) per draw, summarised as quantiles.

@@ -176,24 +176,28 @@ def export_html(notebook_path, html_path, template: str | None = None) -> Path:
     Parameters
     ----------
     template : str, optional
-        Name of an nbconvert template shipped in ``finops_lib/templates``
-        (e.g. ``"fleet_report"``). Default: the notebook's metadata
-        ``finops.html_template`` if set, else JupyterLab's ``lab`` template.
-        Shipped templates are standalone: no code, no CDN or require.js,
-        images with their alt text.
+        Name of an nbconvert template shipped in ``finops_lib/templates``.
+        Default: the notebook's metadata ``finops.html_template`` if set,
+        else ``"fleet_report"``. Shipped templates are standalone: no code,
+        no CDN or require.js, figures with the alt text ``figures.show``
+        puts into their metadata. The page title is the notebook's
+        ``title`` metadata, else its first ``# `` heading, else its file name.
     """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(notebook_path), as_version=4)
-    template = template or nb.metadata.get("finops", {}).get("html_template")
-    kw = dict(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    if template:
-        templates = Path(__file__).parent / "templates"
-        if not (templates / template / "index.html.j2").exists():
-            raise ValueError(f"unknown report template {template!r}; shipped: {sorted(p.name for p in templates.iterdir() if p.is_dir())}")
-        kw |= dict(template_name=template, extra_template_basedirs=[str(templates)])
-    body, _ = HTMLExporter(**kw).from_notebook_node(nb)
+    template = template or nb.metadata.get("finops", {}).get("html_template") or "fleet_report"
+    templates = Path(__file__).parent / "templates"
+    if not (templates / template / "index.html.j2").exists():
+        raise ValueError(f"unknown report template {template!r}; shipped: {sorted(p.name for p in templates.iterdir() if p.is_dir())}")
+    if not nb.metadata.get("title"):  # a real title, never nbconvert's "Notebook"
+        h1 = [ln[2:].strip() for c in nb.cells if c.cell_type == "markdown" for ln in c.source.splitlines()
+              if ln.startswith("# ")]
+        nb.metadata["title"] = h1[0] if h1 else Path(notebook_path).stem
+    exporter = HTMLExporter(template_name=template, extra_template_basedirs=[str(templates)], exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": Path(notebook_path).stem}})
     return atomic_write_text(html_path, body)
 
 

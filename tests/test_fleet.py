@@ -191,3 +191,17 @@ def test_fleet_view_of_small_snapshot_adds_up(small_sandbox_snapshot):
     assert (case["cost_eur_per_year_q50"] <= case["cost_eur_per_year_q95"]).all()
     assert case.loc["carbon_aware_shift", "cost_eur_per_year_q50"] == pytest.approx(0.0, abs=1e-9)  # moves, never stops
     assert case.loc["office_hours", "cost_eur_per_year_q50"] > 0
+
+
+def test_scenario_summary_columns_feed_scenario_metrics():
+    from finops_lib import report
+
+    mcs = {"baseline": _mc([100.0, 110.0, 120.0], [10.0, 11.0, 12.0]),
+           "office_hours": _mc([80.0, 88.0, 96.0], [9.0, 9.9, 10.8])}
+    summary, savings = fleet.scenario_summary(mcs)
+    assert summary.loc["baseline", "cost_eur_q50"] == 110.0 and summary.loc["office_hours", "co2_kg_q50"] == 9.9
+    assert list(savings.index) == ["office_hours"]
+    assert savings.loc["office_hours", "cost_eur_q50"] == pytest.approx(0.2)  # 20 % in every draw
+    assert savings.loc["office_hours", "co2_kg_q05"] == pytest.approx(0.1)
+    m = report.scenario_metrics(summary, savings)
+    assert m["office_hours_saving_cost_q50_frac"] == pytest.approx(0.2) and m["baseline_co2_q95_kg"] == pytest.approx(11.9)

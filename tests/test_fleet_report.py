@@ -127,6 +127,20 @@ def test_export_is_offline_codeless_and_has_alt_text(tmp_path, caplog):
     assert "table.sortable" in page  # the inline sort script
 
 
+def test_export_without_alt_metadata_is_not_faked_and_default_is_offline(tmp_path):
+    from finops_lib.report import export_html
+
+    path = _tiny_executed_notebook(tmp_path)
+    nb = nbformat.read(str(path), as_version=4)
+    del nb.cells[1].outputs[0]["metadata"]["image/png"]["alt"]
+    del nb.metadata["title"]
+    nbformat.write(nb, str(path))
+    page = export_html(path, tmp_path / "plain.html").read_text()  # no template named, none in the metadata
+    assert "<title>Tiny</title>" in page and "secret_source_line" not in page and "require" not in page.lower()
+    # no description given: nbconvert's own placeholder (and warning), never an invented description
+    assert 'alt="No description has been provided for this image"' in page
+
+
 def test_export_unknown_template_is_a_clear_error(tmp_path):
     from finops_lib.report import export_html
 

@@ -79,6 +79,14 @@ def test_runtime_notebook_cloudtrail_beats_naive_estimators(small_sandbox_snapsh
     # dropping 40 % of the records must hurt
     assert m["runtime_abs_error_cloudtrail_missing_40pct_frac"] > m["runtime_abs_error_cloudtrail_missing_00pct_frac"]
     assert (tmp_path / "figures" / "runtime_error_by_case.pdf").exists()
+    # its HTML export (offline template): every figure carries a description
+    import re
+
+    from finops_lib.report import export_html
+
+    page = export_html(tmp_path / "01-evaluate-runtime.ipynb", tmp_path / "01.html").read_text()
+    imgs = re.findall(r"<img[^>]*>", page)
+    assert len(imgs) == 2 and all('alt="Figure. SIMULATED' in i for i in imgs)
 
 
 def test_cost_notebook_gap_adds_up(small_sandbox_snapshot, tmp_path):
