@@ -79,6 +79,15 @@ def legend_below(*axes, ncols: int = 3, **kwargs):
     return fig.legend(handles, labels, loc="outside lower center", ncols=min(ncols, len(handles)), frameon=False, **kwargs)
 
 
+def _mark_tiny_hbars(ax, y, values, color, span: float, height: float = 0.4) -> None:
+    """A vertical dash at zero for horizontal bars too short to see (|value| < 1 % of ``span``)."""
+    v = np.asarray(values, float)
+    tiny = np.abs(np.nan_to_num(v, nan=np.inf)) < 0.01 * span
+    if tiny.any():
+        ax.plot(np.zeros(tiny.sum()), np.asarray(y, float)[tiny], ls="none", marker="|", ms=height * 25, mew=2.5,
+                color=color, clip_on=False, zorder=3)
+
+
 def alt_text(fig: Figure) -> str:
     """A description of a figure for screen readers and HTML exports.
 
@@ -262,7 +271,10 @@ def fig_cost_gap(gap: pd.DataFrame, simulated: bool = False) -> Figure:
     fig, ax = _new(0.5)
     s = gap["cost_usd"]
     colors = [_c(0) if v >= 0 else _c(1) for v in s]
-    ax.barh(s.index.astype(str), s.to_numpy(), color=colors)
+    ax.barh(np.arange(len(s)), s.to_numpy(), color=colors)
+    ax.set_yticks(np.arange(len(s)), s.index.astype(str))
+    span = float(np.nanmax(np.abs(s.to_numpy()))) if len(s) and np.isfinite(s.to_numpy()).any() else 1.0
+    _mark_tiny_hbars(ax, np.arange(len(s)), s.to_numpy(), "0.3", span=span or 1.0, height=0.8)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("Billed - calculated [USD]")
     ax.set_title(_title("What explains the cost gap", simulated))
@@ -364,8 +376,10 @@ def fig_sobol(indices: pd.DataFrame, simulated: bool = False) -> Figure:
     axes = np.atleast_1d(axes)
     y = np.arange(len(indices))
     for ax, o in zip(axes, outputs, strict=True):
-        ax.barh(y - 0.2, indices[f"{o}_first"].clip(lower=0), height=0.4, label="first order")
-        ax.barh(y + 0.2, indices[f"{o}_total"].clip(lower=0), height=0.4, label="total")
+        for dy, kind, label, color in ((-0.2, "first", "first order", _c(0)), (0.2, "total", "total", _c(1))):
+            vals = indices[f"{o}_{kind}"].clip(lower=0)
+            ax.barh(y + dy, vals, height=0.4, label=label, color=color)
+            _mark_tiny_hbars(ax, y + dy, vals, color, span=1.0)  # an index of ~0 stays visible
         ax.set_yticks(y, indices.index)
         ax.set_xlabel(f"Sobol index, {o} [-]")
         ax.set_xlim(0, 1)

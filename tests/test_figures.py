@@ -156,3 +156,14 @@ def test_bland_altman_points_scatter_around_the_bias_line():
     assert y.mean() == pytest.approx(stats["bias"])
     assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(stats["bias"])
     assert ax.get_ylabel() == "Calculated - billed [USD]"
+
+
+def test_sobol_and_cost_gap_mark_zero_bars():
+    fig = figures.fig_sobol(pd.DataFrame({"co2_kg_first": [0.6, 0.0], "co2_kg_total": [0.65, 0.004]},
+                                         index=["intensity_scale", "cpu_scale"]))
+    dashes = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "|"]
+    assert sum(len(ln.get_ydata()) for ln in dashes) == 2  # cpu_scale: first and total
+    fig = figures.fig_cost_gap(pd.DataFrame({"cost_usd": [5.0, 0.0, -1.0]}, index=["ebs", "other", "compute"]))
+    dashes = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "|"]
+    assert [float(v) for ln in dashes for v in ln.get_ydata()] == [1.0]  # "other"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["ebs", "other", "compute"]
