@@ -109,7 +109,7 @@ def badges_html(metrics: dict) -> str:
 
 
 def summary_html(metrics: dict, change: dict, *, simulated: bool, snapshot_id: str, source: str, zone: str,
-                 window_start, window_end) -> str:
+                 window_start, window_end, last_h: int = 48) -> str:
     """The report's first screen: banner, key figures, change, savings potential, grid, badges.
 
     Parameters
@@ -118,6 +118,8 @@ def summary_html(metrics: dict, change: dict, *, simulated: bool, snapshot_id: s
         The report's metrics (the keys written to ``metrics.json``).
     change : dict
         ``fleet.period_change`` (for the reason when there is no previous period).
+    last_h : int
+        Hours the ``grid_*_last_*`` metrics cover (``fleet.totals``). [h]
     """
     ws, we = pd.Timestamp(window_start), pd.Timestamp(window_end)
     days = (we - ws).total_seconds() / 86_400
@@ -160,7 +162,7 @@ def summary_html(metrics: dict, change: dict, *, simulated: bool, snapshot_id: s
     cards.append((
         f"Grid now ({_esc(zone)})",
         f'{_metric("grid_latest_g_per_kwh", m["grid_latest_g_per_kwh"], fmt_number(m["grid_latest_g_per_kwh"]))} g/kWh',
-        f'last 48 h: {fmt_number(m["grid_min_last_g_per_kwh"])} to {fmt_number(m["grid_max_last_g_per_kwh"])} g/kWh',
+        f'last {last_h} h: {fmt_number(m["grid_min_last_g_per_kwh"])} to {fmt_number(m["grid_max_last_g_per_kwh"])} g/kWh',
     ))
     parts.append('<div class="kpis">')
     for label, value, sub in cards:

@@ -59,7 +59,7 @@ def test_summary_binds_every_number_to_its_metric_key():
                 "validation_factor_ratio"):
         assert float(bound[key]) == METRICS[key], key
     assert "€ 1,826" in html and "67.2 kg" in html and "0.817 t" in html and "€ 5,148" in html
-    assert "SIMULATED DATA" in html
+    assert "SIMULATED DATA" in html and "last 48 h: 282 to 473 g/kWh" in html
     # badges: 100 % good, 85 % fair, 50 % poor, cost check 0.99 good
     assert re.search(r'badge good[^>]*>Cost \+ carbon on one time axis', html)
     assert re.search(r'badge fair[^>]*>CPU data for running hours', html)
