@@ -400,6 +400,11 @@ def cost_by_lifecycle(hourly_cost: pd.DataFrame, instances: pd.DataFrame, daily_
     return out
 
 
+def cost_per_day(daily: pd.DataFrame) -> pd.DataFrame:
+    """Calculated and billed compute cost per day over all instance types (NaN only when a day has no value). [USD]"""
+    return daily.groupby("day")[["calculated_usd", "billed_usd"]].sum(min_count=1)
+
+
 def billing_minimum_effect_usd(billed_intervals: pd.DataFrame) -> float:
     """Cost added by the 60 s minimum per running period: billed - duration x price. [USD]"""
     from finops_lib.constants import S_PER_H

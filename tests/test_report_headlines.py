@@ -79,6 +79,14 @@ def test_cost_by_lifecycle_and_billing_minimum():
     assert report.billing_minimum_effect_usd(iv) == pytest.approx(0.006 - 0.003)
 
 
+def test_cost_per_day_sums_types_and_keeps_empty_days_nan():
+    daily = pd.DataFrame({"day": ["d1", "d1", "d2"], "instance_type": ["a", "b", "a"],
+                          "calculated_usd": [1.0, 2.0, np.nan], "billed_usd": [1.5, np.nan, 2.0]})
+    per_day = report.cost_per_day(daily)
+    assert per_day.loc["d1", "calculated_usd"] == 3.0 and per_day.loc["d1", "billed_usd"] == 1.5
+    assert np.isnan(per_day.loc["d2", "calculated_usd"]) and per_day.loc["d2", "billed_usd"] == 2.0
+
+
 def test_cost_metrics_keys():
     gap = pd.DataFrame({"gap_usd": [0.3, 9.0, 9.3], "billed_usd": [3.3, 9.0, 12.3]}, index=["compute", "ebs", "total"])
     by = pd.DataFrame({"gap_usd": [0.3]}, index=["on-demand"])
