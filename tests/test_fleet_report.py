@@ -195,11 +195,12 @@ def test_report_html_sections_and_no_notebook_scaffolding(report_run):
 
 
 @pytest.mark.slow
-def test_report_in_headless_chromium(report_run):
-    from tests.cdp import Browser, chromium_path
+def test_report_in_headless_chromium(request):
+    from tests.cdp import CHROMIUM, Browser, chromium_path
 
-    if chromium_path() is None:
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    if chromium_path() is None:  # before running the notebook
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium); .ci/run installs it")
+    report_run = request.getfixturevalue("report_run")
     metrics = json.loads((report_run / "metrics.json").read_text())["metrics"]
     with Browser(width=1280, height=900) as b:
         b.open((report_run / "04-report-fleet.html").as_uri())
