@@ -39,7 +39,7 @@ $(BOAVIZTA_SENTINEL):
 	rm -f $(BOAVIZTA_VENV)/.installed-*
 	touch $@
 
-.PHONY: help venv test lint format evaluate figures bench lab clean
+.PHONY: help venv test lint format evaluate report figures bench lab clean
 
 ## Show this help
 help:
@@ -68,7 +68,12 @@ evaluate: venv
 	@echo "==> finops evaluate $(EXPERIMENTS)"
 	$(VENV)/bin/finops evaluate $(EXPERIMENTS)
 
-## Copy every figure into one flat folder (THESIS_DIR, default results/figures-all)
+## Fleet report (HTML) for one snapshot: SNAPSHOT=dir (default: the sandbox world of experiment fleet-report)
+report: venv
+	@echo "==> fleet report $(SNAPSHOT)"
+	$(PY) -m finops_lib.fleet_report $(if $(SNAPSHOT),--snapshot "$(SNAPSHOT)")
+
+## Copy every figure into one flat folder (THESIS_DIR, default results/figures-all) + manifest.json
 figures: $(VENV_SENTINEL)
 	$(VENV)/bin/finops figures --out "$(THESIS_DIR)"
 
@@ -76,9 +81,9 @@ figures: $(VENV_SENTINEL)
 bench: venv
 	$(PY) -m finops_lib.bench
 
-## JupyterLab on the project
+## JupyterLab on the project, opening notebooks/00-start-here.ipynb
 lab: venv
-	$(VENV)/bin/jupyter lab --notebook-dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(VENV)/bin/jupyter lab --notebook-dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00-start-here.ipynb
 
 ## Remove environments, caches and generated results (keeps results/README.md)
 clean:

@@ -710,6 +710,7 @@ def collect_figures(out_dir, results_dir=ROOT / "results") -> list[Path]:
     """Copy every ``results/<experiment>/figures/*.{pdf,png}`` into one flat folder.
 
     Files are named ``<experiment>--<figure>.<ext>``; failed/partial runs are skipped.
+    ``<out_dir>/manifest.json`` says where each came from (see :func:`figures_manifest`).
     """
     out_dir = storage.check_writable_dir(out_dir, "figures folder")
     copied = []
@@ -723,7 +724,26 @@ def collect_figures(out_dir, results_dir=ROOT / "results") -> list[Path]:
         dest = out_dir / f"{exp}--{fig.name}"
         shutil.copy2(fig, dest)
         copied.append(dest)
+    figures_manifest(copied, out_dir, results_dir)
     return copied
+
+
+def figures_manifest(copied: list[Path], out_dir, results_dir=ROOT / "results") -> Path:
+    """``<out_dir>/manifest.json``: figure -> experiment, snapshot id, simulated, git commit.
+
+    Read from each experiment's ``metrics.json`` (the run that drew the
+    figure); ``null`` where that file is missing -- never guessed.
+    """
+    entries = []
+    for dest in copied:
+        exp, name = dest.stem.split("--", 1)
+        metrics_path = Path(results_dir) / exp / "metrics.json"
+        doc = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        entries.append({"file": dest.name, "figure": name, "experiment": exp,
+                        "snapshot_id": doc.get("snapshot_id"), "is_simulated": doc.get("is_simulated"),
+                        "git_commit": doc.get("git_commit")})
+    text = json.dumps({"figures": entries}, indent=2, sort_keys=True) + "\n"
+    return atomic_write_text(Path(out_dir) / "manifest.json", text)
 
 
 # --------------------------------------------------------------------------- #
@@ -751,7 +771,7 @@ def _cmd_figures(args) -> int:
     except storage.OutputError as exc:
         print(f"error: --out: {exc}", file=sys.stderr)
         return exit_codes.USAGE
-    print(f"copied {len(copied)} figure files into {args.out}")
+    print(f"copied {len(copied)} figure files into {args.out} (sources in {args.out / 'manifest.json'})")
     return exit_codes.OK if copied else exit_codes.FAILED
 
 

@@ -79,6 +79,14 @@ def test_runtime_notebook_cloudtrail_beats_naive_estimators(small_sandbox_snapsh
     # dropping 40 % of the records must hurt
     assert m["runtime_abs_error_cloudtrail_missing_40pct_frac"] > m["runtime_abs_error_cloudtrail_missing_00pct_frac"]
     assert (tmp_path / "figures" / "runtime_error_by_case.pdf").exists()
+    # its HTML export (offline template): every figure carries a description
+    import re
+
+    from finops_lib.report import export_html
+
+    page = export_html(tmp_path / "01-evaluate-runtime.ipynb", tmp_path / "01.html").read_text()
+    imgs = re.findall(r"<img[^>]*>", page)
+    assert len(imgs) == 2 and all('alt="Figure. SIMULATED' in i for i in imgs)
 
 
 def test_cost_notebook_gap_adds_up(small_sandbox_snapshot, tmp_path):
@@ -102,9 +110,25 @@ def test_scenarios_notebook_intervals_and_savings(small_sandbox_snapshot, tmp_pa
     assert 0 < m["embodied_share_frac"] < 1
     assert sum(v for k, v in m.items() if k.startswith("sobol_total_co2_")) > 0.9
 
+# notebook 04 (the fleet report) runs in tests/test_fleet_report.py, with the browser test
 
-def test_report_notebook_totals(small_sandbox_snapshot, tmp_path):
-    m = _run("04-report-fleet", small_sandbox_snapshot, tmp_path)["metrics"]
-    assert m["total_cost_eur"] > 0 and m["total_co2_kg"] > 0
-    assert 0 < m["time_alignment_coverage_frac"] <= 1
-    assert m["instances_count"] == 12
+
+def test_start_here_notebook_shows_each_table_and_call(small_sandbox_snapshot, tmp_path):
+    import nbformat
+    import papermill
+
+    out = tmp_path / "00-start-here.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / "00-start-here.ipynb"), str(out),
+                               parameters={"snapshot_dir": str(small_sandbox_snapshot), "out_dir": str(tmp_path)},
+                               cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(str(out), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # code = parameters, papermill's injected parameters, imports, then calls: every call shows its output
+    assert all(c.outputs for c in code[3:]) and not any(c.outputs for c in code[:3])
+    text = "\n".join(o.get("data", {}).get("text/plain", "") for c in code for o in c.outputs)
+    for table in ("instances", "state_events", "cpu_hourly", "prices", "costs", "intensity_hourly", "power_profiles",
+                  "truth_hourly"):
+        assert table in text, table
+    assert "hour_aligned_co2_g" in text and "boavizta" in text
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and "Simulated data" in images[0]["metadata"]["image/png"]["alt"]
