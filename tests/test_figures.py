@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from finops_lib import factors, figures  # noqa: E402
+from finops_lib import factors, figures, storage  # noqa: E402
 
 SCENARIOS = ["office_hours", "carbon_aware_shift", "rightsizing", "combined"]
 
@@ -133,6 +133,10 @@ def test_figures_manifest_names_experiment_snapshot_and_commit(tmp_path):
         if snap:
             (res / exp / "metrics.json").write_text(json.dumps({"snapshot_id": snap, "git_commit": "c0ffee",
                                                                 "is_simulated": True, "metrics": {}}))
+        else:  # a result the tool wrote (marker) whose metrics.json is missing: fields are null, not guessed
+            storage.write_result_marker(res / exp, exp)
+    (res / "foreign" / "figures").mkdir(parents=True)  # not written by the tool: never copied
+    (res / "foreign" / "figures" / "y.png").write_bytes(b"png")
     (res / "bad.FAILED" / "figures").mkdir(parents=True)
     (res / "bad.FAILED" / "figures" / "x.png").write_bytes(b"png")
     copied = evaluate.collect_figures(tmp_path / "flat", res)
