@@ -13,7 +13,9 @@ fleet and applies the decisions. Rules, in order, for every instance:
    every such instance, so nothing is done;
 3. a maintenance window holds the instance as it is (``hold``) or keeps it
    running (``run``);
-4. the policy gives the target state (running / stopped); the action is
+4. the policy gives the target state (running / stopped; ``always-on``
+   gives none: the scheduler never stops such an instance, and never
+   restarts one an operator stopped); the action is
    ``start``/``stop`` only when the state differs from the target, else
    ``none`` -- so applying twice equals applying once.
 
@@ -26,6 +28,7 @@ and the current hour's forecast intensity.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from zoneinfo import ZoneInfo
@@ -91,9 +94,13 @@ def _minutes(local: pd.Timestamp) -> int:
     return local.hour * 60 + local.minute
 
 
+@functools.lru_cache(maxsize=64)
+def _holiday_calendar(country: str, subdiv: str | None, year: int):
+    return holidays_lib.country_holidays(country, subdiv=subdiv, years=year)
+
+
 def _holiday(local: pd.Timestamp, policies: PolicySet) -> str | None:
-    hol = holidays_lib.country_holidays(policies.holiday_country, subdiv=policies.holiday_subdiv, years=local.year)
-    return hol.get(local.date())
+    return _holiday_calendar(policies.holiday_country, policies.holiday_subdiv, local.year).get(local.date())
 
 
 def hours_target(policy: Policy, now: pd.Timestamp, tz: str, policies: PolicySet) -> tuple[str, str]:
@@ -292,7 +299,7 @@ def decide(
             elif window is not None:
                 target, reason = "running", f"maintenance window {window.name}: kept running"
             elif policy.kind == "always-on":
-                target, reason = "running", "always on"
+                target, reason = None, "always on: never stopped (nor restarted) by the scheduler"
             elif policy.kind == "hours":
                 target, reason = hours_target(policy, now, tz, policies)
             else:

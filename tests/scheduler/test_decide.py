@@ -90,6 +90,12 @@ def test_untagged_opted_out_managed_spot_and_terminated_are_never_touched():
     assert "opted out" in d.loc["i-optout", "reason"] and "not opted in" in d.loc["i-untagged", "reason"]
 
 
+def test_always_on_is_never_stopped_nor_restarted():
+    for state in ("running", "stopped"):
+        d = one("2026-10-24T10:00Z", state=state, Schedule="24/7 Always Running")
+        assert d["action"] == "none" and d["target"] is None and d["policy"] == "always-on"
+
+
 def test_idempotent_actions_and_transitions():
     sat = "2026-10-24T10:00Z"
     assert one(sat, state="stopped", Schedule="office-hours")["action"] == "none"
