@@ -264,3 +264,32 @@ def read_dynamodb_history(dynamodb, table: str, instance_ids, since) -> pd.DataF
                 rows.append({"instance_id": iid, "decided_at": it["decided_at"]["S"],
                              "target": it.get("target", {}).get("S"), "mode": it.get("mode", {}).get("S")})
     return pd.DataFrame(rows, columns=["instance_id", "decided_at", "target", "mode"])
+
+
+class CallLog:
+    """Every API call made through a boto3 Session, in order (botocore ``before-call`` event).
+
+    ``CallLog(session).writes()`` lists the calls of :data:`WRITE_OPERATIONS`
+    -- how the dry run proves it changed nothing.
+    """
+
+    def __init__(self, session):
+        self.calls: list[tuple[str, str]] = []
+        session.events.register("before-call", self._hook)
+
+    def _hook(self, model, **kwargs):
+        svc = model.service_model.endpoint_prefix
+        self.calls.append(("cloudwatch" if svc == "monitoring" else svc, model.name))
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if c[1] in WRITE_OPERATIONS.get(c[0], ())]
+
+
+def create_decision_table(dynamodb, table: str) -> None:
+    """Create the decision-log table (key ``instance_id`` + ``decided_at``) -- for the sandbox; Terraform does it on AWS."""
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"},
+                   {"AttributeName": "decided_at", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"},
+                              {"AttributeName": "decided_at", "AttributeType": "S"}])  # fmt: skip

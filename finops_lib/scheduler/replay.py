@@ -25,7 +25,8 @@ Two pure steps (no I/O):
    * target *running*, deadline policies: the true work of the deadline
      window (its energy, [D - window_h, D)) is spread evenly over the hours
      the scheduler ran, each at that hour's true intensity; each hour costs a
-     full hour;
+     full hour. A deadline window not wholly inside the replayed hours keeps
+     the truth (``edge_window``): part of its work lies outside the data;
    * cost = running hours x the instance's true rate (truth_billing cost ÷
      billed hours, so Spot prices are respected); the baseline is computed
      the same way from the truth's running fractions.
@@ -152,7 +153,8 @@ def apply_to_truth(decisions: pd.DataFrame, truth_hourly: pd.DataFrame, truth_in
         ``instance_id``, ``hour``, ``policy``, ``target``, ``truth_running_frac``,
         ``running_frac``, ``truth_cost_usd``, ``cost_usd``, ``truth_co2_g``,
         ``co2_g`` (gap hours count 0), ``co2_upper_g`` (gap hours at the
-        instance's mean true energy per running hour), ``energy_gap_h``.
+        instance's mean true energy per running hour), ``energy_gap_h``,
+        ``edge_window`` (deadline windows cut by the replay's edges: truth kept).
     """
     th = truth_hourly[["instance_id", "hour", "running_frac", "energy_kwh", "co2_g"]]
     df = th.merge(decisions[["instance_id", "decided_at", "policy", "target"]].rename(columns={"decided_at": "hour"}),
@@ -168,6 +170,8 @@ def apply_to_truth(decisions: pd.DataFrame, truth_hourly: pd.DataFrame, truth_in
     mean_e = df["instance_id"].map(per_run_h).to_numpy(float)
     target = df["target"].astype(object).where(df["target"].notna(), None).to_numpy()
     r_new, e_new, gap = r_true.copy(), e_true.copy(), np.zeros(len(df), bool)
+    edge = np.zeros(len(df), bool)
+    first_h, end_h = df["hour"].min(), df["hour"].max() + pd.Timedelta(hours=1)
     stopped = target == "stopped"
     running = target == "running"
     r_new[stopped], e_new[stopped] = 0.0, 0.0
@@ -189,6 +193,10 @@ def apply_to_truth(decisions: pd.DataFrame, truth_hourly: pd.DataFrame, truth_in
         deadlines = np.array([deadline_window(pol, tags[iid], h, iid)[0] for h in df["hour"].iloc[sel]])
         for dl in pd.unique(deadlines):
             k = sel[deadlines == dl]
+            if dl - pd.Timedelta(hours=pol.window_h) < first_h or dl > end_h:
+                edge[k] = True
+                r_new[k], e_new[k] = r_true[k], e_true[k]
+                continue
             on = k[running[k]]
             work = float(np.nansum(e_true[k]))
             r_new[k] = 0.0
@@ -206,6 +214,7 @@ def apply_to_truth(decisions: pd.DataFrame, truth_hourly: pd.DataFrame, truth_in
     out["co2_g"] = e_new * intensity
     out["co2_upper_g"] = np.where(gap, np.nan_to_num(mean_e) * intensity, out["co2_g"])
     out["energy_gap_h"] = gap.astype(float)
+    out["edge_window"] = edge
     return out
 
 
@@ -223,5 +232,6 @@ def savings_summary(applied: pd.DataFrame, eur_per_usd: float, by: str | None = 
                      "saving_co2_frac": 1 - aco / tco if tco else np.nan,
                      "saving_co2_lower_frac": 1 - up / tco if tco else np.nan,
                      "running_h": g["running_frac"].sum(), "truth_running_h": g["truth_running_frac"].sum(),
-                     "energy_gap_h": g["energy_gap_h"].sum()})
+                     "energy_gap_h": g["energy_gap_h"].sum(),
+                     "edge_window_h": float(g["edge_window"].sum()) if "edge_window" in g else 0.0})
     return pd.DataFrame(rows).set_index("group")

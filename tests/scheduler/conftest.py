@@ -1,4 +1,4 @@
-"""Fixtures for the scheduler tests: fake credentials, moto, a write-call counter."""
+"""Fixtures for the scheduler tests: fake credentials, moto, a call log (write calls counted)."""
 
 from __future__ import annotations
 
@@ -22,23 +22,6 @@ def aws_credentials(monkeypatch):
         monkeypatch.delenv(k, raising=False)
 
 
-class CallCounter:
-    """Counts every API call made through a boto3 Session (botocore ``before-call`` event)."""
-
-    def __init__(self, session):
-        self.calls: list[tuple[str, str]] = []
-        session.events.register("before-call", self._hook)
-
-    def _hook(self, model, **kwargs):
-        self.calls.append((model.service_model.endpoint_prefix, model.name))
-
-    def writes(self) -> list[tuple[str, str]]:
-        wanted = {(svc if svc != "monitoring" else "cloudwatch", op)
-                  for svc, ops in sched_aws.WRITE_OPERATIONS.items() for op in ops}
-        return [(s if s != "monitoring" else "cloudwatch", o) for s, o in self.calls
-                if (s if s != "monitoring" else "cloudwatch", o) in wanted]
-
-
 @pytest.fixture
 def moto_session(aws_credentials):
     with mock_aws():
@@ -47,4 +30,4 @@ def moto_session(aws_credentials):
 
 @pytest.fixture
 def counted(moto_session):
-    return moto_session, CallCounter(moto_session)
+    return moto_session, sched_aws.CallLog(moto_session)

@@ -35,11 +35,7 @@ def fleet(counted):
         "asg": _launch(ec2, 1, {"Schedule": "office-hours", "aws:autoscaling:groupName": "web-asg"}),
         "always": _launch(ec2, 1, {"Schedule": "24/7 Always Running"}),
     }
-    clients["dynamodb"].create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "instance_id", "KeyType": "HASH"}, {"AttributeName": "decided_at", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "instance_id", "AttributeType": "S"},
-                              {"AttributeName": "decided_at", "AttributeType": "S"}])
+    sched_aws.create_decision_table(clients["dynamodb"], TABLE)
     counter.calls.clear()
     return clients, ids, counter
 

@@ -44,12 +44,14 @@ def test_office_hours_and_deadline_shift_hand_computed():
     assert len(on) == 30 and set(on.dt.hour) == set(range(6, 16))
     assert_allclose(office["cost_usd"].sum(), 30 * 0.1)
     assert_allclose(office["co2_g"].sum(), 30 * 2.0 * 500.0)
-    # batch: the replay starts without history, so the current hour has no persistence forecast in the
-    # first two windows (Mon 00:00, Mon 06:00) and the job runs at once (deadline first); from Tue 06:00
-    # yesterday's green 01 UTC is known and the job moves there: 1 kWh at 100 instead of 500 g/kWh
+    # batch: the windows cut by the replay's edges (deadlines Mon 06:00 and Thu 06:00) keep the truth
+    # (the job at Mon 03:00; Thu's job lies outside the data). The replay starts without history, so at
+    # Mon 06:00 the current hour has no persistence forecast and the job runs at once (deadline first);
+    # from Tue 06:00 yesterday's green 01 UTC is known and the job moves there: 1 kWh at 100 g/kWh
     batch = app[app["instance_id"] == "i-batch"]
     ran = batch.loc[batch["running_frac"] > 0, "hour"]
-    assert list(ran) == list(pd.to_datetime(["2026-10-19T00:00Z", "2026-10-19T06:00Z", "2026-10-21T01:00Z"]))
+    assert list(ran) == list(pd.to_datetime(["2026-10-19T03:00Z", "2026-10-19T06:00Z", "2026-10-21T01:00Z"]))
+    assert batch["edge_window"].sum() == 6 + 18 and not app.loc[app["instance_id"] == "i-office", "edge_window"].any()
     per_window = ran.groupby((ran - pd.Timedelta(hours=6)).dt.floor("D")).size()
     assert (per_window == 1).all()  # exactly the job's hours in every deadline window, none missed
     moved = batch[(batch["hour"].dt.hour == 1) & (batch["running_frac"] > 0)]
