@@ -49,6 +49,7 @@ def test_schedule_bad_policy_file_is_a_clear_error_and_no_action(moto_session, t
                  "--log-dir", str(tmp_path / "log")]) == 2
     assert "must be before end" in capsys.readouterr().err
     assert main(["schedule", "--validate", "--policies", str(bad)]) == 2
+    assert main(["schedule", "--validate"]) == 0 and "valid (5 policies" in capsys.readouterr().out
     _launch(ec2, {"Schedule": "Office Hours"})
     assert main(["schedule", "--apply", "--at", "2026-10-24T10:00Z", "--intensity", "none",
                  "--log-dir", str(tmp_path / "log")]) == 2
