@@ -196,11 +196,23 @@ def carbon_target(policy: Policy, now: pd.Timestamp, forecast: pd.Series, tags: 
 
 def done_hours(history: pd.DataFrame | None, iid: str, since: pd.Timestamp, now: pd.Timestamp) -> float:
     """Distinct hours in [since, now) in which the decision log put ``iid`` in target ``running``. [h]"""
+    return _done_hours(_running_hours_by_instance(history), iid, since, now)
+
+
+def _running_hours_by_instance(history: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """Instance -> sorted distinct hours (ns since epoch, UTC) with target ``running`` in ``history``."""
     if history is None or history.empty:
-        return 0.0
-    h = history[(history["instance_id"] == iid) & (history["target"] == "running")]
+        return {}
+    h = history[history["target"] == "running"]
     t = pd.to_datetime(h["decided_at"], utc=True).dt.floor("h")
-    return float(t[(t >= since) & (t < now.floor("h"))].nunique())
+    return {iid: np.unique(g.to_numpy("int64")) for iid, g in t.groupby(h["instance_id"].to_numpy())}
+
+
+def _done_hours(by_instance: dict[str, np.ndarray], iid: str, since: pd.Timestamp, now: pd.Timestamp) -> float:
+    hours = by_instance.get(iid)
+    if hours is None:
+        return 0.0
+    return float(((hours >= since.value) & (hours < now.floor("h").value)).sum())
 
 
 def _maintenance(policies: PolicySet, policy: Policy, now: pd.Timestamp, tz: str):
@@ -271,6 +283,7 @@ def decide(
         idx = pd.DatetimeIndex(forecast.index)
         forecast.index = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
     rows, errors = [], []
+    ran_by_instance = _running_hours_by_instance(history)
     for inst in instances.to_dict("records"):
         iid = inst["instance_id"]
         tags = parse_tags(inst.get("tags"))
@@ -306,7 +319,7 @@ def decide(
                 done = 0.0
                 if policy.has_deadline:
                     deadline, _ = deadline_window(policy, tags, now, iid)
-                    done = done_hours(history, iid, deadline - pd.Timedelta(hours=policy.window_h), now)
+                    done = _done_hours(ran_by_instance, iid, deadline - pd.Timedelta(hours=policy.window_h), now)
                 target, reason = carbon_target(policy, now, forecast, tags, done, iid)
         except PolicyError as exc:
             errors.append(f"{iid}: {exc}")
@@ -333,6 +346,7 @@ def _with_savings(out, instances, forecast, now, interval_h, pue, eur_per_usd, c
     cur = float(forecast.get(now.floor("h"), np.nan)) if len(forecast) else np.nan
     cpu = instances.set_index("instance_id")["cpu_util_frac"] if "cpu_util_frac" in instances else None
     saved_cost, saved_co2, basis = [], [], []
+    power_cache: dict = {}
     for r in out.itertuples(index=False):
         if r.target != "stopped":
             saved_cost.append(0.0), saved_co2.append(0.0), basis.append(None)
@@ -341,10 +355,14 @@ def _with_savings(out, instances, forecast, now, interval_h, pue, eur_per_usd, c
         saved_cost.append(spec["usd_per_hour"] * interval_h * eur_per_usd if spec else np.nan)
         u = float(cpu.get(r.instance_id, np.nan)) if cpu is not None else np.nan
         b = "cpu_util_frac" if not np.isnan(u) else "idle_lower_bound"
-        try:
-            p_w = float(calc.instance_power_w(r.instance_type, 0.0 if np.isnan(u) else u, "ccf"))
-        except calc.UnknownInstanceTypeError:
-            p_w, b = np.nan, "unknown_type"
+        key = (r.instance_type, 0.0 if np.isnan(u) else u)
+        if key not in power_cache:
+            try:
+                power_cache[key] = float(calc.instance_power_w(key[0], key[1], "ccf"))
+            except calc.UnknownInstanceTypeError:
+                power_cache[key] = np.nan
+        p_w = power_cache[key]
+        b = "unknown_type" if np.isnan(p_w) else b
         saved_co2.append(p_w * interval_h * pue / WH_PER_KWH * cur / G_PER_KG)
         basis.append(b)
     out["intensity_g_per_kwh"] = cur
@@ -380,10 +398,7 @@ def persistence_forecast(history_g_per_kwh: pd.Series, now, horizon_h: int = 24)
     h0 = h0.tz_localize("UTC") if h0.tzinfo is None else h0.tz_convert("UTC")
     past = history_g_per_kwh[history_g_per_kwh.index < h0].dropna()
     hours = pd.date_range(h0, periods=horizon_h, freq="h")
-    vals = []
-    for h in hours:
-        lag = h - pd.Timedelta(days=1)
-        while lag >= h0:
-            lag -= pd.Timedelta(days=1)
-        vals.append(past.get(lag, np.nan))
+    days_back = (hours - h0) // pd.Timedelta(days=1) + 1  # the latest same hour of day before h0
+    lags = hours - pd.to_timedelta(days_back, unit="D")
+    vals = past[~past.index.duplicated()].reindex(lags).to_numpy(float)
     return pd.Series(vals, index=hours, dtype=float, name="intensity_g_per_kwh")

@@ -102,11 +102,16 @@ def replay_decisions(instances: pd.DataFrame, truth_running: pd.DataFrame, exist
     ids = list(instances["instance_id"])
     run = run.reindex(index=hours, columns=ids).fillna(0.0)
     state = {i: ("running" if run.iloc[0][i] > 0 else "stopped") for i in ids}
+    run_np = run.to_numpy(bool)
+    col = {i: k for k, i in enumerate(ids)}
+    exists_from = {i: exists.at[i, "exists_from"] for i in ids}
+    exists_to = {i: exists.at[i, "exists_to"] for i in ids}
+    keep = pd.Timedelta(hours=max(p.window_h for p in policies.policies.values()) + 1)
     base = instances[["instance_id", "instance_type", "lifecycle", "tags"]].reset_index(drop=True)
     history: list[dict] = []
     out = []
     obs = intensity_g_per_kwh.sort_index()
-    for h in hours:
+    for t, h in enumerate(hours):
         if forecast == "oracle":
             fc = obs[(obs.index >= h) & (obs.index < h + pd.Timedelta(hours=horizon_h))]
         else:
@@ -114,25 +119,23 @@ def replay_decisions(instances: pd.DataFrame, truth_running: pd.DataFrame, exist
         cur = base.copy()
         st = []
         for iid in ids:
-            e = exists.loc[iid]
-            if pd.notna(e["exists_to"]) and h >= e["exists_to"].floor("h"):
+            if pd.notna(exists_to[iid]) and h >= exists_to[iid].floor("h"):
                 st.append("terminated")
-            elif pd.notna(e["exists_from"]) and h < e["exists_from"].floor("h"):
+            elif pd.notna(exists_from[iid]) and h < exists_from[iid].floor("h"):
                 st.append("terminated")  # not launched yet: nothing to act on
             else:
                 st.append(state[iid])
         cur["state"] = st
+        history = [r for r in history if r["decided_at"] >= h - keep]  # older decisions never count again
         hist = pd.DataFrame(history, columns=["instance_id", "decided_at", "target"])
         d = decide(cur, h, fc, policies, history=hist)
         out.append(d)
-        for r in d.itertuples(index=False):
-            if r.target is not None and not pd.isna(r.target) and r.action != "skip":
-                state[r.instance_id] = r.target
-                history.append({"instance_id": r.instance_id, "decided_at": h, "target": r.target})
-            else:  # the world's own behaviour continues
-                nxt = h + pd.Timedelta(hours=1)
-                if nxt in run.index:
-                    state[r.instance_id] = "running" if run.at[nxt, r.instance_id] > 0 else "stopped"
+        for iid, target, action in zip(d["instance_id"], d["target"], d["action"], strict=True):
+            if target is not None and not pd.isna(target) and action != "skip":
+                state[iid] = target
+                history.append({"instance_id": iid, "decided_at": h, "target": target})
+            elif t + 1 < len(hours):  # the world's own behaviour continues
+                state[iid] = "running" if run_np[t + 1, col[iid]] else "stopped"
         # held hours keep the truth's state
     return pd.concat(out, ignore_index=True)
 
