@@ -102,3 +102,28 @@ def test_recommend_on_the_sandbox_snapshot(small_sandbox_snapshot, tmp_path, cap
     same = df["proposed_type"] == df["current_type"]
     assert (df.loc[same, "saving_eur_per_month"] == 0).all()
     assert (df.loc[~same, "saving_eur_per_month"] > 0).all()
+
+
+def test_schedule_without_forecast_source_is_a_clear_error(moto_session, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ELECTRICITYMAPS_API_KEY", raising=False)
+    assert main(["schedule", "--at", "2026-10-24T10:00Z", "--log-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no intensity forecast" in err and "ELECTRICITYMAPS_API_KEY" in err and "--intensity none" in err
+    assert main(["schedule", "--intensity", "snapshot", "--log-dir", str(tmp_path)]) == 2
+    assert "needs --snapshot" in capsys.readouterr().err
+
+
+def test_schedule_with_intensity_from_a_snapshot(moto_session, small_sandbox_snapshot, tmp_path, capsys):
+    from finops_lib.scheduler.decide import persistence_forecast
+    from finops_lib.snapshot import read_snapshot
+
+    ec2 = moto_session.client("ec2")
+    iid = _launch(ec2, {"Schedule": "Carbon-Aware 24/7"})
+    snap = read_snapshot(small_sandbox_snapshot)
+    at = snap.window_start + pd.Timedelta(days=3, hours=5)
+    expected = persistence_forecast(snap.intensity(), at).iloc[0]
+    assert main(["schedule", "--at", at.isoformat(), "--intensity", "snapshot", "--snapshot",
+                 str(small_sandbox_snapshot), "--log-dir", str(tmp_path)]) == 0
+    row = pd.read_parquet(next(tmp_path.glob("*.parquet"))).set_index("instance_id").loc[iid]
+    assert row["intensity_g_per_kwh"] == pytest.approx(expected)
+    assert row["target"] == ("running" if expected < 300 else "stopped")

@@ -71,3 +71,24 @@ def test_package_zip_without_dependencies(tmp_path):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("finops_lib/sandbox/", "finops_lib/bench/"))]
     assert package.HANDLER == f"{lambda_handler.__name__}.{lambda_handler.handler.__name__}"
+
+
+def test_handler_reads_the_electricitymaps_key_from_ssm(moto_session, monkeypatch):
+    from finops_lib.scheduler import run
+
+    moto_session.client("ssm").put_parameter(Name="/finops/em-key", Value="secret-key", Type="SecureString")
+    seen = {}
+
+    def fake_forecast(zone, now, *, api_key=None, base_url=None, counter=None):
+        seen.update(zone=zone, api_key=api_key)
+        return pd.Series(123.0, index=pd.date_range(pd.Timestamp(now).floor("h"), periods=24, freq="h"))
+
+    monkeypatch.setattr(run, "intensity_forecast_electricitymaps", fake_forecast)
+    monkeypatch.setenv("ELECTRICITYMAPS_API_KEY_PARAMETER", "/finops/em-key")
+    monkeypatch.delenv("DECISION_TABLE", raising=False)
+    ec2 = moto_session.client("ec2")
+    spec = [{"ResourceType": "instance", "Tags": [{"Key": "Schedule", "Value": "Carbon-Aware 24/7"}]}]
+    ec2.run_instances(ImageId=AMI, InstanceType="t3.small", MinCount=1, MaxCount=1, TagSpecifications=spec)
+    out = lambda_handler.handler({"time": "2026-10-24T10:00:00Z"}, None, session_factory=lambda: moto_session)
+    assert seen == {"zone": "DE", "api_key": "secret-key"}
+    assert out["mode"] == "dry-run" and out["stop"] == 0  # 123 g/kWh < 300: keeps running
