@@ -19,8 +19,8 @@ from finops_lib.scheduler.policy import PolicyError, PolicySet
 
 log = logging.getLogger(__name__)
 
-#: Hours of intensity history read for the day-ahead persistence forecast. [h]
-FORECAST_HISTORY_H = 48
+#: Hours of intensity history the day-ahead persistence forecast needs (the last day). [h]
+FORECAST_HISTORY_H = 24
 
 
 @dataclass
@@ -86,7 +86,9 @@ def intensity_forecast_electricitymaps(zone: str, now, *, api_key: str | None = 
                                        counter=None) -> pd.Series:
     """Persistence forecast from the last :data:`FORECAST_HISTORY_H` hours of Electricity Maps history.
 
-    Key and URL from ``ELECTRICITYMAPS_API_KEY`` / ``ELECTRICITYMAPS_URL`` unless given.
+    Key and URL from ``ELECTRICITYMAPS_API_KEY`` / ``ELECTRICITYMAPS_URL`` unless given. A decision
+    time within the last hour uses the ``history`` endpoint (one request, free keys); an earlier one
+    (a replay, the sandbox) ``past-range``.
     """
     from finops_lib.collect.carbon import EM_BASE_URL, get_intensity_electricitymaps
 
@@ -95,7 +97,9 @@ def intensity_forecast_electricitymaps(zone: str, now, *, api_key: str | None = 
     api_key = api_key or os.environ.get("ELECTRICITYMAPS_API_KEY")
     base_url = base_url or os.environ.get("ELECTRICITYMAPS_URL", EM_BASE_URL)
     h0 = now.floor("h")
+    live = abs(pd.Timestamp.now(tz="UTC") - now) < pd.Timedelta(hours=1)
     df, _ = get_intensity_electricitymaps(zone, h0 - pd.Timedelta(hours=FORECAST_HISTORY_H), h0, api_key, base_url,
-                                          now=now, counter=counter, cache_dir=None)
+                                          endpoint="history" if live else "past-range", counter=counter,
+                                          cache_dir=None)
     hist = df.set_index("hour")["intensity_g_per_kwh"].sort_index()
     return persistence_forecast(hist, now)
