@@ -86,7 +86,7 @@ def test_schedule_tag_values_are_the_bundled_policy_names_and_aliases():
     from finops_lib.scheduler import load_policies
 
     block = re.search(r'variable "schedule_tag_values" \{.*?default = \[(.*?)\]', _tf("variables.tf"), re.S).group(1)
-    assert set(re.findall(r'"([^"]+)"', block)) == set(load_policies()._lookup)
+    assert set(re.findall(r'"([^"]+)"', block)) == set(load_policies().tag_values)
 
 
 def test_deploying_and_acting_stay_opt_in():

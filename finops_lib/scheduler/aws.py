@@ -10,16 +10,16 @@ CloudWatch metrics (namespace :data:`METRICS_NAMESPACE`), one datum per run
 (timestamp = decision time) for each policy with the dimension ``Policy`` and
 once fleet-wide without dimensions:
 
-============== ======= ===================================================
-metric         unit    value
-============== ======= ===================================================
-InstanceShutdown Count instances stopped by this run (successful calls)
-InstanceStartup  Count instances started by this run (successful calls)
-CostSavings    None    expected EUR saved over the next interval by the
-                       instances held stopped (decision ``target=stopped``)
-CarbonIntensity None   forecast intensity of the current hour [gCO2e/kWh],
-                       dimension ``Zone`` (e.g. DE) only
-============== ======= ===================================================
+================ ====== ===================================================
+metric           unit   value
+================ ====== ===================================================
+InstanceShutdown Count  instances stopped by this run (successful calls)
+InstanceStartup  Count  instances started by this run (successful calls)
+CostSavings      None   expected EUR saved over the next interval by the
+                        instances held stopped (decision ``target=stopped``)
+CarbonIntensity  None   forecast intensity of the current hour [gCO2e/kWh],
+                        dimension ``Zone`` (e.g. DE) only
+================ ====== ===================================================
 """
 
 from __future__ import annotations

@@ -109,6 +109,11 @@ class PolicySet:
     source: str = "<dict>"
     _lookup: dict[str, str] = field(default_factory=dict, repr=False)
 
+    @property
+    def tag_values(self) -> list[str]:
+        """Every accepted ``Schedule`` tag value (policy names and aliases), sorted."""
+        return sorted(self._lookup)
+
     def resolve(self, tag_value: str) -> Policy:
         """The policy a ``Schedule`` tag value names (name or alias, exact match after stripping).
 
