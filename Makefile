@@ -81,6 +81,12 @@ figures: $(VENV_SENTINEL)
 bench: venv
 	$(PY) -m finops_lib.bench
 
+## Build the scheduler's AWS Lambda zip (build/lambda/finops-scheduler.zip; terraform/ deploys it, opt-in)
+.PHONY: lambda-package
+lambda-package: $(VENV_SENTINEL)
+	@echo "==> building build/lambda/finops-scheduler.zip"
+	$(PY) -m finops_lib.scheduler.package --out build/lambda/finops-scheduler.zip
+
 ## JupyterLab on the project, opening notebooks/00-start-here.ipynb
 lab: venv
 	$(VENV)/bin/jupyter lab --notebook-dir=. $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/00-start-here.ipynb

@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     from finops_lib import evaluate, exit_codes
     from finops_lib.collect import cli as collect_cli
     from finops_lib.sandbox import cli as sandbox_cli
+    from finops_lib.scheduler import cli as scheduler_cli
 
     parser = argparse.ArgumentParser(
         prog="finops",
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect_cli.register(sub)
     sandbox_cli.register(sub)
     evaluate.register(sub)
+    scheduler_cli.register(sub)
     return parser
 
 
