@@ -34,10 +34,12 @@ from finops_lib.calc.deviation import (
 from finops_lib.calc.power import (
     POWER_MODELS,
     UnknownInstanceTypeError,
+    ccf_ec2_usage_estimate,
     ccf_embodied_g_per_h,
     ccf_power_profile,
     fleet_power_w,
     instance_power_w,
+    power_model_comparison,
 )
 from finops_lib.calc.runtime import (
     RUNTIME_ESTIMATORS,
@@ -62,6 +64,7 @@ __all__ = [
     "UnknownInstanceTypeError",
     "billed_seconds",
     "bland_altman",
+    "ccf_ec2_usage_estimate",
     "ccf_embodied_g_per_h",
     "ccf_power_profile",
     "daily_compute_comparison",
@@ -74,6 +77,7 @@ __all__ = [
     "hourly_cost_usd",
     "hourly_running_fraction",
     "instance_power_w",
+    "power_model_comparison",
     "interval_cost_usd",
     "mape",
     "mean_bias",
