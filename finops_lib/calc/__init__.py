@@ -8,6 +8,7 @@ in brackets and its references; coefficients come from
 from finops_lib.calc.billing import (
     MissingPriceError,
     billed_seconds,
+    billed_seconds_aws,
     hourly_cost_usd,
     interval_cost_usd,
     usd_to_eur,
@@ -63,6 +64,7 @@ __all__ = [
     "MissingPriceError",
     "UnknownInstanceTypeError",
     "billed_seconds",
+    "billed_seconds_aws",
     "bland_altman",
     "ccf_ec2_usage_estimate",
     "ccf_embodied_g_per_h",
