@@ -178,22 +178,45 @@ def ccf_vcpu_factor(instance_type: str) -> float:
     return vcpu
 
 
+def ccf_physical_chips(largest_vcpu: float, family: str | None = None) -> int:
+    """CCF getPhysicalChips: ceil(vCPU of the largest size / 96); always 2 for m5zn and z1d."""
+    return 2 if family in _CCF_TWO_CHIP_FAMILIES else math.ceil(largest_vcpu / 96)
+
+
+def ccf_gigabyte_hours(physical_chips: float, largest_memory_gb: float, processor_memory_gb: float,
+                       instance_memory_gb: float, usage_h: float) -> float:
+    r"""
+    CCF calculateGigabyteHours: memory-hours above the SPECpower per-chip memory. [GB·h]
+
+    (M_largest / chips − GB_chip) / (M_largest / M_instance) · hours when the
+    bracket is positive; 0 otherwise (CCF returns ``undefined``, i.e. no memory).
+    """
+    delta = largest_memory_gb / physical_chips - processor_memory_gb
+    if delta <= 0:
+        return 0.0
+    return delta / (largest_memory_gb / instance_memory_gb) * usage_h
+
+
+def ccf_compute_kwh(cpu_util_frac: Any, vcpu_hours: Any, w_min: float, w_max: float, pue: float,
+                    replication_factor: float = 1.0) -> Any:
+    """CCF ENERGY_ESTIMATION_FORMULA: (W_min + u (W_max − W_min)) · vCPU-h · PUE · RF / 1000. [kWh]"""
+    u = np.asarray(cpu_util_frac, dtype="float64")
+    return (w_min + u * (w_max - w_min)) * np.asarray(vcpu_hours, dtype="float64") * pue * replication_factor / 1000
+
+
 def ccf_memory_gb(instance_type: str, model: str = "ccf") -> float:
     r"""
     Memory CCF charges per instance-hour: the part above the SPECpower per-chip memory. [GB]
 
-    (M_largest / chips − GB_chip) / (M_largest / M_instance) when positive, else
-    0; 0 for burstable types (AWSMemoryEstimatesBuilder, calculateGigabyteHours).
+    :func:`ccf_gigabyte_hours` for one hour with the largest (last-listed) size of
+    the family; 0 for burstable types (AWSMemoryEstimatesBuilder).
     """
     family, size, table = _ccf_split(instance_type, model)
     if instance_type in factors.CCF_BURSTABLE_BASELINE_PCT:
         return 0.0
     largest_vcpu, largest_mem, _ = list(table.values())[-1]
-    chips = 2 if family in _CCF_TWO_CHIP_FAMILIES else math.ceil(largest_vcpu / 96)
-    delta = largest_mem / chips - ccf_gb_per_chip(ccf_processors(instance_type, model), model)
-    if delta <= 0:
-        return 0.0
-    return delta / (largest_mem / table[size][1])
+    return ccf_gigabyte_hours(ccf_physical_chips(largest_vcpu, family), largest_mem,
+                              ccf_gb_per_chip(ccf_processors(instance_type, model), model), table[size][1], 1.0)
 
 
 def _ccf_w(instance_type: str, u: np.ndarray, include_memory: bool, model: str = "ccf") -> np.ndarray:
@@ -233,7 +256,7 @@ def ccf_ec2_usage_estimate(instance_type: str, usage_h: float, *, vcpus_from_rep
     burst = instance_type in factors.CCF_BURSTABLE_BASELINE_PCT
     vcpu_h = (ccf_vcpu_factor(instance_type) if burst or not vcpus_from_report else vcpus_from_report) * usage_h
     w_min, w_max = ccf_w_per_vcpu(ccf_processors(instance_type, model), model)
-    compute_kwh = (w_min + cpu_util_frac * (w_max - w_min)) * vcpu_h * pue / 1000
+    compute_kwh = float(ccf_compute_kwh(cpu_util_frac, vcpu_h, w_min, w_max, pue))
     memory_kwh = ccf_memory_gb(instance_type, model) * usage_h * CCF_MEMORY_W_PER_GIB / 1000 * pue
     largest_vcpu = list(table.values())[-1][0]
     period_h = usage_h / vcpu_table
