@@ -544,3 +544,60 @@ def power_model_comparison(
     w = out[[f"{m}_w" for m in models]]
     out["spread_frac"] = (w.max(axis=1, skipna=False) - w.min(axis=1, skipna=False)) / w.min(axis=1, skipna=False)
     return out
+
+
+def fleet_energy_by_model_kwh(
+    fleet_hourly: pd.DataFrame,
+    boavizta_profiles: pd.DataFrame | None = None,
+    models: Sequence[str] = ("ccf", "boavizta", "linear_share"),
+    *,
+    profile_source: str | None = "boavizta",
+) -> pd.DataFrame:
+    r"""
+    IT energy of the same fleet-hours under several power models, per instance type.
+
+    Parameters
+    ----------
+    fleet_hourly : pandas.DataFrame
+        ``instance_type``, ``running_frac`` [-], ``cpu_util_frac`` [-] per
+        instance-hour (e.g. ``scenarios.fleet_hourly_table``).
+    boavizta_profiles : pandas.DataFrame, optional
+        ``power_profiles`` table for the boavizta model.
+    models : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``instance_type`` plus a ``total`` row; columns ``<model>_kwh``
+        = Σ P(u)·r·1 h over running hours with CPU data (no PUE) [kWh],
+        ``running_h`` [h], ``running_h_without_cpu`` [h] (not in the energy:
+        counted, not filled) and ``gap`` (why a model has no value for a type;
+        the type's value and the total are then NaN -- never summed over).
+    """
+    need = {"instance_type", "running_frac", "cpu_util_frac"}
+    if not need <= set(fleet_hourly.columns):
+        raise ValueError(f"fleet_hourly lacks {sorted(need - set(fleet_hourly.columns))}")
+    r = fleet_hourly["running_frac"].to_numpy(dtype="float64")
+    u = fleet_hourly["cpu_util_frac"].to_numpy(dtype="float64")
+    run = np.nan_to_num(r) > 0
+    ok = run & ~np.isnan(u)
+    rows = {}
+    for itype, idx in fleet_hourly.groupby("instance_type", sort=True).indices.items():
+        sel = idx[ok[idx]]
+        row: dict[str, Any] = {"running_h": float(np.nansum(r[idx][run[idx]])),
+                               "running_h_without_cpu": float(np.nansum(r[idx][run[idx] & np.isnan(u[idx])])),
+                               "gap": ""}
+        for m in models:
+            try:
+                p = _power(str(itype), _check_cpu(u[sel]), m, boavizta_profiles, None, True, profile_source)
+                row[f"{m}_kwh"] = float(np.sum(p * r[sel])) / 1000
+            except UnknownInstanceTypeError as exc:
+                row[f"{m}_kwh"] = float("nan")
+                row["gap"] = (row["gap"] + "; " if row["gap"] else "") + str(exc)
+        rows[itype] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "instance_type"
+    total = {c: out[c].sum(skipna=False) for c in out.columns if c != "gap"}
+    total["gap"] = "; ".join(g for g in out["gap"] if g)
+    out.loc["total"] = pd.Series(total)
+    return out

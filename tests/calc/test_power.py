@@ -15,6 +15,7 @@ from finops_lib.calc import (
     UnknownInstanceTypeError,
     ccf_embodied_g_per_h,
     ccf_power_profile,
+    fleet_energy_by_model_kwh,
     fleet_power_w,
     instance_power_w,
     power_model_comparison,
@@ -171,3 +172,18 @@ def test_boavizta_ignores_profiles_of_other_sources():
         instance_power_w("m5.large", 0.5, "boavizta", profiles=profiles_table())
     assert_allclose(instance_power_w("m5.large", 0.5, "boavizta", profiles=profiles_table(), profile_source="ccf"),
                     1.5)
+
+
+def test_fleet_energy_by_model_hand_computed():
+    fh = pd.DataFrame({"instance_type": ["m5.xlarge", "m5.xlarge", "m5.xlarge", "m5.large"],
+                       "running_frac": [1.0, 0.5, 1.0, 1.0], "cpu_util_frac": [0.5, 0.1, np.nan, 0.5]})
+    out = fleet_energy_by_model_kwh(fh, models=("ccf", "boavizta"))
+    m5x = out.loc["m5.xlarge"]
+    ccf = instance_power_w("m5.xlarge", np.array([0.5, 0.1]), "ccf")
+    assert_allclose(m5x["ccf_kwh"], (ccf[0] + 0.5 * ccf[1]) / 1000)
+    assert_allclose(m5x["boavizta_kwh"], (22.5918 + 0.5 * 10.8672) / 1000)
+    assert m5x["running_h"] == 2.5 and m5x["running_h_without_cpu"] == 1.0
+    # m5.large has no boavizta curve: a gap with its reason; the total is NaN, not a partial sum
+    assert np.isnan(out.loc["m5.large", "boavizta_kwh"]) and "boavizta" in out.loc["m5.large", "gap"]
+    assert np.isnan(out.loc["total", "boavizta_kwh"])
+    assert_allclose(out.loc["total", "ccf_kwh"], out.loc[["m5.xlarge", "m5.large"], "ccf_kwh"].sum())
