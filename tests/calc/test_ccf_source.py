@@ -16,10 +16,8 @@ from finops_lib.calc import (
     ccf_embodied_g_per_h,
     embodied_co2_g,
     instance_power_w,
+    power,
 )
-from finops_lib.calc import power
-
-CCF_TESTS = "cloud-carbon-footprint/cloud-carbon-footprint"
 
 
 # --- packages/core/src/compute/__tests__/ComputeEstimator.test.ts @5f8167aca058 --------------------

@@ -15,7 +15,11 @@ import requests
 
 from finops_lib import factors
 from finops_lib.calc import instance_power_w
-from finops_lib.collect.boavizta import boavizta_python, boavizta_server, get_power_profiles_boavizta
+from finops_lib.collect.boavizta import (
+    boavizta_python,
+    boavizta_server,
+    get_power_profiles_boavizta,
+)
 
 pytestmark = pytest.mark.slow
 
