@@ -129,3 +129,21 @@ def test_type_outside_ccf_table_is_an_error_with_reason():
         instance_power_w("p3.2xlarge", 0.5, "ccf")
     with pytest.raises(UnknownInstanceTypeError, match=r"m5\.huge.*size not listed"):
         ccf_embodied_g_per_h("m5.huge")
+
+
+# same test file, 'successfully return lookup table data from getEstimatesFromInputData function':
+# USE2-BoxUsage:t2.micro, vCpus '2', usage 1 h, us-east-1 -> kWh 0.013198543918379168, co2e 0.000005487360626785731
+def test_cur_lookup_table_t2_micro():
+    kwh_expected, co2e_expected = 0.013198543918379168, 0.000005487360626785731
+    e = ccf_ec2_usage_estimate("t2.micro", 1.0, vcpus_from_report=2.0)
+    assert e["compute_kwh"] + e["memory_kwh"] + e["embodied_t"] / (co2e_expected / kwh_expected) == pytest.approx(
+        kwh_expected, rel=1e-12)
+
+
+# same test file, 'estimation for reclassified unknowns': APE1-BoxUsage:t3.2xlarge, vCpus 8, 88 h, us-west-1
+# -> kWh 2.9142892899138806, co2e 0.001022510454548474 (fixture queryResultsDataThirteen)
+def test_cur_reclassified_unknowns_t3_2xlarge():
+    kwh_expected, co2e_expected = 2.9142892899138806, 0.001022510454548474
+    e = ccf_ec2_usage_estimate("t3.2xlarge", 88.0, vcpus_from_report=8.0)
+    assert e["compute_kwh"] + e["memory_kwh"] + e["embodied_t"] / (co2e_expected / kwh_expected) == pytest.approx(
+        kwh_expected, rel=1e-12)
