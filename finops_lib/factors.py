@@ -338,9 +338,9 @@ CCF_REFINED_PROCESSORS_BY_FAMILY = MappingProxyType(
 #: price scaled linearly from a sibling size of the same family.
 #: ``arch``: our reading of the processor column of the same catalog (Xeon Platinum
 #: 8175M/8259CL = Skylake/Cascade Lake; 8375C = Ice Lake, written "cascade_lake"
-#: here; EPYC 7R13 = EPYC 3rd gen). It is NOT Cloud Carbon Footprint's mapping
-#: (the ``ccf`` model uses CCF_PROCESSORS_BY_FAMILY) and only the ``ccf_refined``
-#: model reads it.
+#: here; EPYC 7R13 = EPYC 3rd gen). Documentation only: it is NOT Cloud Carbon
+#: Footprint's mapping (the ``ccf`` model uses CCF_PROCESSORS_BY_FAMILY, ``ccf_refined``
+#: adds CCF_REFINED_PROCESSORS_BY_FAMILY) and no model reads it.
 INSTANCE_CATALOG_SOURCE = "SkyPilot catalog v8, catalogs/v8/aws/vms.csv, eu-central-1"
 INSTANCE_CATALOG = MappingProxyType(
     {
