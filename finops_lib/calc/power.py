@@ -76,7 +76,6 @@ from finops_lib.factors import (
     BOAVIZTA_CURVE_POWER_W,
     CCF_LIFETIME_H,
     CCF_MEMORY_W_PER_GIB,
-    INSTANCE_CATALOG,
     LINEAR_SHARE_IDLE_FRAC,
 )
 
@@ -106,16 +105,6 @@ def _same_kind(x: Any, values: np.ndarray) -> Any:
     if np.ndim(x) == 0:
         return float(values)
     return values
-
-
-def _catalog(instance_type: str, model: str) -> Mapping[str, Any]:
-    try:
-        return INSTANCE_CATALOG[instance_type]
-    except KeyError:
-        raise UnknownInstanceTypeError(
-            f"instance type {instance_type!r} unknown to power model {model!r} "
-            f"(not in factors.INSTANCE_CATALOG)"
-        ) from None
 
 
 def _ccf_split(instance_type: str, model: str = "ccf") -> tuple[str, str, Mapping]:
