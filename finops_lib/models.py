@@ -53,8 +53,10 @@ MODELS: tuple[ModelInfo, ...] = (
         "BoaviztAPI POST /v1/cloud/instance (verbose avg_power; impacts.gwp.embedded for duration 1 h), "
         "usage_location DEU",
         "boaviztapi 2.5.0 (local server from .venv-boavizta)",
-        ("power between the 22 requested load points interpolated linearly (within 0.3 % of the server, "
-         "measured; the server's CPU curve is a*ln(b*(x+c))+d)",),
+        ("the collector asks 6 loads per type and fits BoaviztAPI 2.5.0's own curve form "
+         "(vCPU share of a*ln(b*(x+c))+d plus linear RAM) to them (residual < 0.02 %, checked; an error if "
+         "the form does not fit), evaluated at 22 load points; the model interpolates linearly between "
+         "them: within 0.3 % of the server at any load (measured)",),
         "tests/collect/test_boavizta_curve.py",
     ),
     ModelInfo(

@@ -37,12 +37,14 @@ Models (``POWER_MODELS``; sources, versions and departures: :mod:`finops_lib.mod
     c6i, r6i) with Cascade Lake coefficients. Everything else as ``ccf``.
 ``boavizta``
     The local BoaviztAPI's power curve [2]_ as a ``power_profiles`` table of load
-    points, interpolated piecewise-linearly. The collector asks the server at
-    22 load points (``collect.boavizta.LOAD_FRACS``), which keeps the
-    interpolation within 0.3 % of the server at any load; the server's curve is
-    a fitted a·ln(b·(x + c)) + d for the CPU plus a linear RAM term, so four
-    points (0/10/50/100 %) are not enough (up to 8 % low). Without a table the
-    readings ``factors.BOAVIZTA_CURVE_POWER_W`` are the curve.
+    points, interpolated piecewise-linearly. The server's curve is the vCPU
+    share of a fitted a·ln(b·(x + c)) + d for the CPU plus a linear RAM term, so
+    four points (0/10/50/100 %) are not enough (up to 8 % low in between). The
+    collector asks 6 loads per type, fits that form (:func:`fit_boavizta_curve`,
+    residual checked) and tabulates it at 22 load points
+    (``collect.boavizta.LOAD_FRACS``): within 0.3 % of the server at any load
+    (measured). Without a table the readings ``factors.BOAVIZTA_CURVE_POWER_W``
+    are the curve.
 ``linear_share``
     The original project's seed model: P = P_ref · (0.3 + 0.7 · u). The idle
     share 0.3 is the seed project's assumption (see
@@ -590,3 +592,70 @@ def fleet_energy_by_model_kwh(
     total["gap"] = "; ".join(g for g in out["gap"] if g)
     out.loc["total"] = pd.Series(total)
     return out
+
+
+#: Largest relative residual accepted when fitting BoaviztAPI's functional form to its
+#: readings (the API rounds to ~4-5 significant digits; measured residuals are < 1e-4). [-]
+BOAVIZTA_FIT_MAX_RESIDUAL_FRAC = 1e-3
+
+
+def _boavizta_form(x_pct, a, c, slope, d):
+    return a * np.log(np.asarray(x_pct, dtype="float64") + c) + slope * np.asarray(x_pct, dtype="float64") + d
+
+
+def fit_boavizta_curve(load_fracs: Sequence[float], power_w: Sequence[float]) -> dict[str, float]:
+    r"""
+    Fit BoaviztAPI's instance power curve to readings of the server.
+
+    BoaviztAPI 2.5.0 computes a cloud instance's power as its vCPU share of the
+    platform CPU's consumption profile a·ln(b·(x + c)) + d
+    (boaviztapi/models/consumption_profile/consumption_profile.py, ``__log_model``)
+    plus its memory share of a linear RAM profile, times (1 + other consumption
+    ratio) (boaviztapi/models/services/cloud_instance.py,
+    ``model_power_consumption``). With x the load in percent that is
+    P(x) = A·ln(x + c) + S·x + D, four parameters fitted here by least squares.
+
+    Parameters
+    ----------
+    load_fracs : sequence of float
+        At least 5 loads, 0..1. [-]
+    power_w : sequence of float
+        The server's ``avg_power`` at those loads. [W]
+
+    Returns
+    -------
+    dict
+        ``a``, ``c``, ``slope``, ``d`` (x in percent) and ``max_residual_frac``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 5 readings, or the readings do not follow the form (largest
+        relative residual above ``BOAVIZTA_FIT_MAX_RESIDUAL_FRAC``): then the
+        server's curve is not the one this fit assumes, and no value is made up.
+    """
+    from scipy.optimize import curve_fit
+
+    x = np.asarray(load_fracs, dtype="float64") * 100
+    y = np.asarray(power_w, dtype="float64")
+    if x.size < 5 or x.size != y.size or not np.isfinite(y).all() or (y <= 0).any():
+        raise ValueError(f"need >= 5 positive finite readings, got loads {x.tolist()} power {y.tolist()}")
+    p0 = [max(y[-1] - y[0], 1e-3) / 2.0, 20.0, 0.0, y[0]]
+    try:
+        popt, _ = curve_fit(_boavizta_form, x, y, p0=p0, bounds=([0.0, 1e-6, -np.inf, -np.inf],
+                                                                 [np.inf, 1e4, np.inf, np.inf]), maxfev=20_000)
+    except RuntimeError as exc:
+        raise ValueError(f"BoaviztAPI readings do not fit a*ln(x + c) + s*x + d: {exc}") from None
+    resid = float(np.max(np.abs(_boavizta_form(x, *popt) / y - 1)))
+    if resid > BOAVIZTA_FIT_MAX_RESIDUAL_FRAC:
+        raise ValueError(f"BoaviztAPI readings deviate {resid:.2%} from a*ln(x + c) + s*x + d "
+                         f"(limit {BOAVIZTA_FIT_MAX_RESIDUAL_FRAC:.1%}); the server's curve changed -- "
+                         "request the load points directly")
+    a, c, slope, d = (float(v) for v in popt)
+    return {"a": a, "c": c, "slope": slope, "d": d, "max_residual_frac": resid}
+
+
+def boavizta_curve_w(params: Mapping[str, float], load_frac: Any) -> np.ndarray:
+    """Power of a fitted BoaviztAPI curve (:func:`fit_boavizta_curve`) at loads 0..1. [W]"""
+    u = _check_cpu(load_frac)
+    return _boavizta_form(u * 100, params["a"], params["c"], params["slope"], params["d"])

@@ -187,3 +187,20 @@ def test_fleet_energy_by_model_hand_computed():
     assert np.isnan(out.loc["m5.large", "boavizta_kwh"]) and "boavizta" in out.loc["m5.large", "gap"]
     assert np.isnan(out.loc["total", "boavizta_kwh"])
     assert_allclose(out.loc["total", "ccf_kwh"], out.loc[["m5.xlarge", "m5.large"], "ccf_kwh"].sum())
+
+
+def test_fit_boavizta_curve_recovers_the_form_and_rejects_other_shapes():
+    # BoaviztAPI's form (consumption_profile.py __log_model + linear RAM): P(x%) = A ln(x + c) + S x + D
+    from finops_lib.calc.power import boavizta_curve_w, fit_boavizta_curve
+
+    loads = np.array([0.0, 0.05, 0.15, 0.35, 0.65, 1.0])
+    true = {"a": 13.53, "c": 20.46, "slope": 0.0095, "d": -35.45}
+    watts = true["a"] * np.log(loads * 100 + true["c"]) + true["slope"] * loads * 100 + true["d"]
+    fit = fit_boavizta_curve(loads, watts)
+    u = np.linspace(0, 1, 201)
+    expected = true["a"] * np.log(u * 100 + true["c"]) + true["slope"] * u * 100 + true["d"]
+    assert_allclose(boavizta_curve_w(fit, u), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="deviate"):  # a step is not BoaviztAPI's curve
+        fit_boavizta_curve(loads, [1.0, 1.0, 1.0, 5.0, 5.0, 5.0])
+    with pytest.raises(ValueError, match=">= 5"):
+        fit_boavizta_curve(loads[:4], watts[:4])

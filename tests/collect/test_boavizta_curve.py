@@ -89,3 +89,10 @@ def test_m6g_xlarge_total_embodied_as_in_boaviztapi_tests(boavizta_url):
                       json={"provider": "aws", "instance_type": "m6g.xlarge", "usage": {}}, timeout=30)
     emb = r.json()["impacts"]["gwp"]["embedded"]
     assert emb["value"] == 55.0 and emb["min"] == 31.52
+
+
+def test_fitted_profile_equals_direct_readings(boavizta_url, profiles, tmp_path):
+    """6 requests + BoaviztAPI's curve form give the same table as asking all 22 points."""
+    direct, _ = get_power_profiles_boavizta(["m5.xlarge"], boavizta_url, cache_dir=tmp_path, fit_load_fracs=None)
+    fitted = profiles[profiles.instance_type == "m5.xlarge"]
+    np.testing.assert_allclose(fitted["power_w"].to_numpy(), direct["power_w"].to_numpy(), rtol=2e-4)
