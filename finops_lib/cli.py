@@ -1,4 +1,4 @@
-"""The ``finops`` command: collect, sandbox, evaluate, figures.
+"""The ``finops`` command: collect, sandbox, evaluate, figures, models.
 
 Each subcommand lives next to its code and registers itself through a
 ``register(subparsers)`` function that adds a parser and sets ``func``.
@@ -13,7 +13,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from finops_lib import evaluate, exit_codes
+    from finops_lib import evaluate, exit_codes, models
     from finops_lib.collect import cli as collect_cli
     from finops_lib.sandbox import cli as sandbox_cli
     from finops_lib.scheduler import cli as scheduler_cli
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.register(sub)
     evaluate.register(sub)
     scheduler_cli.register(sub)
+    models.register(sub)
     return parser
 
 

@@ -19,14 +19,17 @@ PUE = MappingProxyType(
         "ccf_aws": {
             "value": 1.135,
             "unit": "-",
-            "year": 2024,
-            "source": "Cloud Carbon Footprint methodology, AWS PUE constant",
+            "year": None,
+            "source": "Cloud Carbon Footprint, PUE_AVG of AWS_CLOUD_CONSTANTS, "
+            "cloud-carbon-footprint/cloud-carbon-footprint@0656d55594b69d74ce35ff18019be36140beaa50 "
+            "packages/aws/src/domain/AwsFootprintEstimationConstants.ts (no data year stated)",
         },
         "aws_eu_central_1_2024": {
             "value": 1.35,
             "unit": "-",
-            "year": 2024,
-            "source": "Green Software Foundation real-time-cloud, Cloud_Region_Metadata.csv, eu-central-1",
+            "year": 2023,
+            "source": "Green Software Foundation real-time-cloud, Cloud_Region_Metadata.csv, eu-central-1"
+            "; GSF's 2024 row for eu-central-1 repeats the 2023 row's values, so this is 2023 data carried forward (key kept for compatibility)",
         },
         "aws_eu_central_1_2022": {
             "value": 1.32,
@@ -45,20 +48,23 @@ GRID_INTENSITY_G_PER_KWH = MappingProxyType(
         "DE_2024_consumption": {
             "value": 370.93,
             "unit": "gCO2e/kWh",
-            "year": 2024,
-            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, grid average consumption",
+            "year": 2023,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, grid average consumption"
+            "; GSF's 2024 row for eu-central-1 repeats the 2023 row's values, so this is 2023 data carried forward (key kept for compatibility)",
         },
         "DE_2024_marginal": {
             "value": 731.22,
             "unit": "gCO2e/kWh",
-            "year": 2024,
-            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, marginal",
+            "year": 2023,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, marginal"
+            "; GSF's 2024 row for eu-central-1 repeats the 2023 row's values, so this is 2023 data carried forward (key kept for compatibility)",
         },
         "DE_2024_production": {
             "value": 394.14,
             "unit": "gCO2e/kWh",
-            "year": 2024,
-            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, average production",
+            "year": 2023,
+            "source": "GSF real-time-cloud Cloud_Region_Metadata.csv, eu-central-1, average production"
+            "; GSF's 2024 row for eu-central-1 repeats the 2023 row's values, so this is 2023 data carried forward (key kept for compatibility)",
         },
         "DE_2022_consumption": {
             "value": 474.46,
@@ -75,8 +81,11 @@ GRID_INTENSITY_G_PER_KWH = MappingProxyType(
         "DE_ccf_eea": {
             "value": 311.0,
             "unit": "gCO2e/kWh",
-            "year": 2024,
-            "source": "Cloud Carbon Footprint, eu-central-1 grid factor (EEA annual)",
+            "year": None,
+            "release_year": 2024,
+            "source": "Cloud Carbon Footprint AWS_EMISSIONS_FACTORS_METRIC_TON_PER_KWH, eu-central-1 = "
+            "0.000311 t/kWh (EEA-based; dated by the release of CCF's constants -- the data year is not "
+            "stated in CCF's file; older CCF releases, e.g. commit 0656d55, carry 0.000338)",
         },
         "DE_boavizta_2019": {
             "value": 422.0,
@@ -93,50 +102,231 @@ REGION_ZONE = MappingProxyType(
 )
 
 # --------------------------------------------------------------------------- #
-# Cloud Carbon Footprint (AWS, 2024 constants)
+# Cloud Carbon Footprint, AWS methodology as its code computes it
 # --------------------------------------------------------------------------- #
-CCF_SOURCE = "Cloud Carbon Footprint methodology and coefficients (AWS, 2024 constants)"
+#: Repository and commits the CCF values below were transcribed from.
+CCF_REPO = "cloud-carbon-footprint/cloud-carbon-footprint"
+CCF_COMMIT = "0656d55594b69d74ce35ff18019be36140beaa50"
+CCF_SOURCE = (
+    f"{CCF_REPO}@{CCF_COMMIT}: packages/aws/src/lib/AWSInstanceTypes.ts, "
+    "packages/aws/src/domain/AwsFootprintEstimationConstants.ts, "
+    "packages/core/src/compute/ComputeProcessorTypes.ts, "
+    "packages/aws/src/lib/AWSMemoryEstimatesBuilder.ts; "
+    "burstable vCPU scaling: packages/aws/src/lib/CostAndUsageReportsRow.ts@055988215308523fa3d7c7357d804da6d954f9d7; "
+    "embodied: packages/aws/src/lib/CostAndUsageReports.ts getEmbodiedEmissions (version exercised by "
+    "packages/aws/src/__tests__/CostAndUsageReports.test.ts@0923ff005a641ceea66fbb9c741486a5d35d29b4) and "
+    "packages/core/src/embodiedEmissions/EmbodiedEmissionsEstimator.ts@b7a289e3407b7fc3584c1bd6a7245e9b6c78f34c"
+)
 
-#: Min / max power per vCPU by microarchitecture. [W/vCPU]
-CCF_W_PER_VCPU = MappingProxyType(
+#: AWS min / max power per vCPU by processor, the ``MIN/MAX_WATTS_BY_COMPUTE_PROCESSOR``
+#: of ``AWS_CLOUD_CONSTANTS`` (AwsFootprintEstimationConstants.ts @ CCF_COMMIT), values
+#: from ``COMPUTE_PROCESSOR_TYPES`` (ComputeProcessorTypes.ts @ CCF_COMMIT). Only the
+#: processors the AWS constants list: AWS Graviton (1st gen), AMD EPYC 3rd Gen and Ice
+#: Lake are NOT in the AWS tables, so CCF's AWS code falls back to the AWS averages
+#: below for them. [W/vCPU]
+CCF_AWS_W_PER_VCPU = MappingProxyType(
     {
-        "cascade_lake": (0.64, 3.97),
-        "skylake": (0.65, 4.26),
-        "broadwell": (0.71, 3.69),
-        "haswell": (1.00, 4.74),
-        "epyc_1st": (0.82, 2.55),
-        "epyc_2nd": (0.47, 1.69),
-        "epyc_3rd": (0.445, 2.019),
-        "graviton2": (0.47, 1.69),  # CCF uses the EPYC 2nd gen values for Graviton2
-        "fallback": (0.74, 3.5),  # CCF's AWS average; used only when asked for explicitly
+        "Cascade Lake": (0.64, 3.97),
+        "Skylake": (0.65, 4.26),
+        "Broadwell": (0.71, 3.69),
+        "Haswell": (1.0, 4.74),
+        "Coffee Lake": (1.14, 5.42),
+        "Sandy Bridge": (2.17, 8.58),
+        "Ivy Bridge": (3.04, 8.25),
+        "AMD EPYC 1st Gen": (0.82, 2.55),
+        "AMD EPYC 2nd Gen": (0.47, 1.69),
+        "AWS Graviton2": (0.47, 1.69),  # CCF: "Same as AMD_EPYC_2ND_GEN"
     }
 )
-#: Memory power. [W/GiB] (0.000392 kWh per GB-hour) -- CCF.
+#: AWS averages used when a type's processors are not all in CCF_AWS_W_PER_VCPU
+#: (``MIN_WATTS_AVG`` / ``MAX_WATTS_AVG``, AwsFootprintEstimationConstants.ts @ CCF_COMMIT). [W/vCPU]
+CCF_AWS_FALLBACK_W_PER_VCPU = (0.74, 3.5)
+#: Memory already inside the SPECpower figures of one physical chip (``gb_chip_avg`` in
+#: ComputeProcessorTypes.ts, listed in ``MEMORY_BY_COMPUTE_PROCESSOR`` of the AWS
+#: constants @ CCF_COMMIT). [GB/chip]
+CCF_AWS_GB_PER_CHIP = MappingProxyType(
+    {
+        "Cascade Lake": 98.12, "Skylake": 81.32, "Broadwell": 69.65, "Haswell": 27.71,
+        "Coffee Lake": 19.56, "Sandy Bridge": 16.7, "Ivy Bridge": 9.67,
+        "AMD EPYC 1st Gen": 89.6, "AMD EPYC 2nd Gen": 129.78, "AWS Graviton2": 129.78,
+    }
+)
+#: ``MEMORY_AVG``: per-chip memory used when a processor has no entry above. [GB/chip]
+CCF_AWS_GB_PER_CHIP_FALLBACK = 80.69
+#: ``MEMORY_COEFFICIENT`` 0.000392 kWh/GB-h = 0.392 W per GB. [W/GB]
 CCF_MEMORY_W_PER_GIB = 0.392
+#: ``PUE_AVG`` of the AWS constants (also ``PUE["ccf_aws"]``). [-]
+CCF_AWS_PUE = 1.135
+#: ``AVG_CPU_UTILIZATION_2020``: the CPU load CCF's CUR path assumes, and the
+#: denominator of the burstable scaling. [%]
+CCF_AVG_CPU_UTILIZATION_PCT = 50
+#: ``SERVER_EXPECTED_LIFESPAN`` (4 years). [h]
+CCF_LIFETIME_H = 35_040
 #: CCF storage coefficients. [Wh/TB-h]
 CCF_SSD_WH_PER_TBH = 1.2
 CCF_HDD_WH_PER_TBH = 0.65
-#: CCF embodied: hours in the 4-year server lifetime (4 * 8,760). [h]
-CCF_LIFETIME_H = 35_040
-#: CCF total embodied emissions of the largest host of a family. [kgCO2e]
-CCF_EMBODIED_KG_PER_HOST = MappingProxyType(
-    {"m5": 1_610.79, "m6i": 1_788.46, "c5": 1_344.29, "r5": 2_143.79, "m6g": 1_333.12}
+#: ``BURSTABLE_INSTANCE_BASELINE_UTILIZATION`` (AWSInstanceTypes.ts @ CCF_COMMIT): CCF
+#: multiplies a burstable type's vCPU-hours by baseline / 50 and adds no memory. [%]
+CCF_BURSTABLE_BASELINE_PCT = MappingProxyType(
+    {f"{fam}.{size}": pct
+     for fam, table in (
+         ("t2", {"nano": 5, "micro": 10, "small": 20, "medium": 20, "large": 30, "xlarge": 22.5, "2xlarge": 17}),
+         ("t3", {"nano": 5, "micro": 10, "small": 20, "medium": 20, "large": 30, "xlarge": 40, "2xlarge": 40}),
+         ("t3a", {"nano": 5, "micro": 10, "small": 20, "medium": 20, "large": 30, "xlarge": 40, "2xlarge": 40}),
+         ("t4g", {"nano": 5, "micro": 10, "small": 20, "medium": 20, "large": 30, "xlarge": 40, "2xlarge": 40}),
+     )
+     for size, pct in table.items()}
 )
-#: vCPU of the largest size of each family in CCF_EMBODIED_KG_PER_HOST, the
-#: denominator of CCF's embodied resource share (vCPU / vCPU of the largest size).
-#: [vCPU]
-CCF_LARGEST_VCPU = MappingProxyType(
+
+
+def _ccf_family(spec: str, scope3_t: float) -> dict:
+    """'size:vcpu:mem[:scope3]' entries, in CCF's order (the last is CCF's 'largest')."""
+    out = {}
+    for item in spec.split():
+        parts = item.split(":")
+        out[parts[0]] = (float(parts[1]), float(parts[2]), float(parts[3]) if len(parts) > 3 else scope3_t)
+    return out
+
+
+#: ``EC2_INSTANCE_TYPES`` (AWSInstanceTypes.ts @ CCF_COMMIT): family -> size ->
+#: (vCPU, memory GB, total embodied "scope 3" emissions of the host in metric tons
+#: CO2e), sizes in CCF's order. Transcribed for CCF's non-GPU current and previous
+#: general-purpose / compute / memory / burstable families (the GPU, storage and
+#: accelerator families are not transcribed: a type from them is an explicit
+#: error, never a guess). Typos of CCF are kept because its code uses them
+#: (m6a.48xlarge has 19 vCPU in CCF's table, so CCF's "largest size" of m6a has 19 vCPU).
+CCF_EC2_INSTANCE_TYPES = MappingProxyType(
     {
-        fam: {"value": v, "unit": "vCPU", "year": 2024,
-              "source": f"AWS EC2 instance types documentation ({size})"}
-        for fam, v, size in (
-            ("m5", 96, "m5.24xlarge"),
-            ("m6i", 128, "m6i.32xlarge"),
-            ("c5", 96, "c5.24xlarge"),
-            ("r5", 96, "r5.24xlarge"),
-            ("m6g", 64, "m6g.16xlarge"),
-        )
+        "a1": _ccf_family("medium:1:2 large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 metal:16:32", 1.0221904),
+        "c4": _ccf_family("large:2:3.75 xlarge:4:7.5 2xlarge:8:15 4xlarge:16:30 8xlarge:36:60", 1.1610236),
+        "c5": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 9xlarge:36:72 12xlarge:48:96 "
+                          "18xlarge:72:144 24xlarge:96:192 metal:96:192", 1.3440944),
+        "c5a": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 12xlarge:48:96 "
+                           "16xlarge:64:128 24xlarge:96:192", 1.2440944),
+        "c5ad": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 12xlarge:48:96 "
+                            "16xlarge:64:128 24xlarge:96:192", 1.4440944),
+        "c5d": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 9xlarge:36:72 12xlarge:48:96:1.7440944 "
+                           "18xlarge:72:144 24xlarge:96:192:1.7440944 metal:96:192:1.7440944", 1.5440944),
+        "c5n": _ccf_family("large:2:5.25 xlarge:4:10.5 2xlarge:8:21 4xlarge:16:42 9xlarge:36:96 18xlarge:72:192 "
+                           "metal:72:192", 1.3440944),
+        "c6g": _ccf_family("medium:1:2 large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 "
+                           "12xlarge:48:96 16xlarge:64:128 metal:64:128", 1.1553328),
+        "c6gd": _ccf_family("medium:1:2 large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 "
+                            "12xlarge:48:96 16xlarge:64:128 metal:64:128", 1.3553328),
+        "c6gn": _ccf_family("medium:1:2 large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 "
+                            "12xlarge:48:96 16xlarge:64:128", 1.1553328),
+        "c6i": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 12xlarge:48:96 "
+                           "16xlarge:64:128 24xlarge:96:192", 1.3329),
+        "c6a": _ccf_family("large:2:4 xlarge:4:8 2xlarge:8:16 4xlarge:16:32 8xlarge:32:64 12xlarge:48:96 "
+                           "16xlarge:64:128 24xlarge:96:192 32xlarge:128:256 48xlarge:192:384", 1.5104),
+        "m4": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 10xlarge:40:160 16xlarge:64:256",
+                          1.432856),
+        "m5": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                          "16xlarge:64:256 24xlarge:96:384 metal:96:384", 1.6103792),
+        "m5a": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                           "16xlarge:64:256 24xlarge:96:384", 1.6103792),
+        "m5ad": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                            "16xlarge:64:256 24xlarge:96:384", 2.0103792),
+        "m5d": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                           "16xlarge:64:256 24xlarge:96:384 metal:96:384", 2.0103792),
+        "m5dn": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                            "16xlarge:64:256 24xlarge:96:384 metal:96:384", 2.0103792),
+        "m5n": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                           "16xlarge:64:256 24xlarge:96:384 metal:96:384", 1.6103792),
+        "m5zn": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 3xlarge:12:48 6xlarge:24:96 12xlarge:48:192 "
+                            "metal:48:192", 1.3440944),
+        "m6g": _ccf_family("medium:1:4 large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 "
+                           "12xlarge:48:192 16xlarge:64:256 metal:64:256", 1.332856),
+        "m6gd": _ccf_family("medium:1:4 large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 "
+                            "12xlarge:48:192 16xlarge:64:256 metal:64:256", 1.532856),
+        "m6i": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                           "16xlarge:64:256 24xlarge:96:384 32xlarge:128:512 metal:128:512", 1.7879024),
+        "m6a": _ccf_family("large:2:8 xlarge:4:16 2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 12xlarge:48:192 "
+                           "16xlarge:64:256 24xlarge:96:384 32xlarge:128:512 48xlarge:19:768", 2.0429),
+        "r4": _ccf_family("large:2:15.25 xlarge:4:30.5 2xlarge:8:61 4xlarge:16:122 8xlarge:32:244 16xlarge:64:488",
+                          1.7546168),
+        "r5": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                          "16xlarge:64:512 24xlarge:96:768 metal:96:768", 2.1429488),
+        "r5a": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                           "16xlarge:64:512 24xlarge:96:768", 2.1429488),
+        "r5ad": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                            "16xlarge:64:512 24xlarge:96:768", 2.5429488),
+        "r5b": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                           "16xlarge:64:512 24xlarge:96:768 metal:96:768", 2.1429488),
+        "r5d": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                           "16xlarge:64:512 24xlarge:96:768 metal:96:768", 2.5429488),
+        "r5dn": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                            "16xlarge:64:512 24xlarge:96:768 metal:96:768", 2.5429488),
+        "r5n": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                           "16xlarge:64:512 24xlarge:96:768 metal:96:768", 2.1429488),
+        "r6g": _ccf_family("medium:1:8 large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 "
+                           "12xlarge:48:384 16xlarge:64:512 metal:64:512", 1.6879024),
+        "r6gd": _ccf_family("medium:1:8 large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 "
+                            "12xlarge:48:384 16xlarge:64:512 metal:64:512", 1.8879024),
+        "r6i": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 4xlarge:16:128 8xlarge:32:256 12xlarge:48:384 "
+                           "16xlarge:64:512 24xlarge:96:768 32xlarge:128:1024 metal:128:1024", 1.0),
+        "t2": _ccf_family("nano:1:0.5 micro:1:1 small:1:2 medium:2:4 large:2:8 xlarge:4:16 2xlarge:8:32", 1.4772368),
+        "t3": _ccf_family("nano:2:0.5 micro:2:1 small:2:2 medium:2:4 large:2:8 xlarge:4:16 2xlarge:8:32", 1.6103792),
+        "t3a": _ccf_family("nano:2:0.5 micro:2:1 small:2:2 medium:2:4 large:2:8 xlarge:4:16 2xlarge:8:32",
+                           1.6103792),
+        "t4g": _ccf_family("nano:2:0.5 micro:2:1 small:2:2 medium:2:4 large:2:8 xlarge:4:16 2xlarge:8:32", 1.332856),
+        "x1": _ccf_family("16xlarge:64:976 32xlarge:128:1952", 4.1850384),
+        "x1e": _ccf_family("xlarge:4:122 2xlarge:8:244 4xlarge:16:488 8xlarge:32:976 16xlarge:64:1952 "
+                           "32xlarge:128:3904", 6.8922672),
+        "x2gd": _ccf_family("medium:1:16 large:2:32 xlarge:4:64 2xlarge:8:128 4xlarge:16:256 8xlarge:32:512 "
+                            "12xlarge:48:768 16xlarge:64:1024 metal:64:1024", 2.5979952),
+        "z1d": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 3xlarge:12:96 6xlarge:24:192 12xlarge:48:384 "
+                           "metal:48:384", 1.8103792),
+        "h1": _ccf_family("2xlarge:8:32 4xlarge:16:64 8xlarge:32:128 16xlarge:64:256", 2.632856),
+        "i3": _ccf_family("large:2:15.25 xlarge:4:30.5 2xlarge:8:61 4xlarge:16:122 8xlarge:32:244 16xlarge:64:488 "
+                          "metal:72:512", 2.5879024),
+        "i3en": _ccf_family("large:2:16 xlarge:4:32 2xlarge:8:64 3xlarge:12:96 6xlarge:24:192 12xlarge:48:384 "
+                            "24xlarge:96:768 metal:96:768", 2.9429488),
+        "d2": _ccf_family("xlarge:4:30.5 2xlarge:8:61 4xlarge:16:122 8xlarge:36:244", 2.6162132),
     }
+)
+
+_CL, _SL, _BW, _HW = "Cascade Lake", "Skylake", "Broadwell", "Haswell"
+_E1, _E2, _E3, _G1, _G2 = "AMD EPYC 1st Gen", "AMD EPYC 2nd Gen", "AMD EPYC 3rd Gen", "AWS Graviton", "AWS Graviton2"
+_ICE, _UNKNOWN = "Ice Lake", "Unknown"
+#: ``INSTANCE_TYPE_COMPUTE_PROCESSOR_MAPPING`` (AWSInstanceTypes.ts @ CCF_COMMIT) by
+#: family; CCF lists it per type but it is constant within each family except for
+#: the overrides in CCF_PROCESSORS_BY_TYPE. A type CCF does not map (e.g. m6i.metal)
+#: is "Unknown" in CCF's code.
+CCF_PROCESSORS_BY_FAMILY = MappingProxyType(
+    {
+        "t4g": (_G2,), "t3": (_CL,), "t3a": (_E1,), "t2": (_CL,),
+        "m6g": (_G2,), "m6gd": (_G2,), "m5": (_SL,), "m5d": (_SL,), "m5a": (_E1,), "m5ad": (_E1,),
+        "m5n": (_CL,), "m5dn": (_CL,), "m5zn": (_CL,), "m4": (_HW, _BW), "a1": (_G1,),
+        "c5": (_CL, _SL), "c5d": (_CL, _SL), "c5n": (_CL, _SL), "c5a": (_E2,), "c5ad": (_E2,), "c4": (_HW,),
+        "c6g": (_G2,), "c6gd": (_G2,), "c6gn": (_G2,), "r6g": (_G2,), "r6gd": (_G2,),
+        "r5": (_CL, _SL), "r5d": (_CL, _SL), "r5a": (_E1,), "r5ad": (_E1,), "r5n": (_CL,), "r5dn": (_CL,),
+        "r5b": (_CL,), "r4": (_BW,), "x1e": (_HW,), "x1": (_HW,), "z1d": (_CL,), "d2": (_HW,),
+        "i3": (_UNKNOWN,), "i3en": (_CL, _SL), "h1": (_BW,), "x2gd": (_G2,),
+        "m6i": (_UNKNOWN,), "m6a": (_E3,), "c6i": (_ICE,), "c6a": (_E3,), "r6i": (_ICE,),
+    }
+)
+#: Per-type exceptions in CCF's mapping (AWSInstanceTypes.ts @ CCF_COMMIT).
+CCF_PROCESSORS_BY_TYPE = MappingProxyType(
+    {
+        "c5.12xlarge": (_CL,), "c5.24xlarge": (_CL,), "c5d.12xlarge": (_CL,), "c5d.24xlarge": (_CL,),
+    }
+)
+
+#: Coefficients of the ``ccf_refined`` model only (NOT used by CCF's AWS code, which
+#: falls back to CCF_AWS_FALLBACK_W_PER_VCPU for these processors): AMD EPYC 3rd Gen
+#: from CCF's own COMPUTE_PROCESSOR_TYPES (ComputeProcessorTypes.ts @ CCF_COMMIT,
+#: min 0.45 / max 2.02 W per vCPU, 128 GB per chip), which CCF's GCP and Azure
+#: constants use. (The 0.445 / 2.019 formerly stored here as "epyc_3rd" are CCF's
+#: unrounded GCP/Azure figures, never part of its AWS constants.)
+CCF_REFINED_W_PER_VCPU = MappingProxyType({"AMD EPYC 3rd Gen": (0.45, 2.02)})
+CCF_REFINED_GB_PER_CHIP = MappingProxyType({"AMD EPYC 3rd Gen": 128.0})
+#: ``ccf_refined``: processors substituted for CCF's mapping. m6i/c6i/r6i run Ice Lake
+#: (Xeon 8375C per the SkyPilot catalog) for which CCF has no coefficients (m6i is
+#: even "Unknown" in CCF's mapping); we use Cascade Lake as the nearest generation
+#: CCF measured -- an assumption, listed as a departure.
+CCF_REFINED_PROCESSORS_BY_FAMILY = MappingProxyType(
+    {"m6i": ("Cascade Lake",), "c6i": ("Cascade Lake",), "r6i": ("Cascade Lake",)}
 )
 
 # --------------------------------------------------------------------------- #
@@ -146,10 +336,11 @@ CCF_LARGEST_VCPU = MappingProxyType(
 #: Prices: SkyPilot catalog v8 (skypilot-org/skypilot-catalog, catalogs/v8/aws/vms.csv,
 #: refreshed from the AWS Pricing API; exact date unknown). ``derived`` marks a
 #: price scaled linearly from a sibling size of the same family.
-#: Microarchitectures: processor column of the same catalog (Xeon Platinum
-#: 8175M/8259CL = Skylake/Cascade Lake; 8375C = Ice Lake, for which CCF has no
-#: coefficient and we map to Cascade Lake -- documented assumption; EPYC 7R13 =
-#: EPYC 3rd gen).
+#: ``arch``: our reading of the processor column of the same catalog (Xeon Platinum
+#: 8175M/8259CL = Skylake/Cascade Lake; 8375C = Ice Lake, written "cascade_lake"
+#: here; EPYC 7R13 = EPYC 3rd gen). Documentation only: it is NOT Cloud Carbon
+#: Footprint's mapping (the ``ccf`` model uses CCF_PROCESSORS_BY_FAMILY, ``ccf_refined``
+#: adds CCF_REFINED_PROCESSORS_BY_FAMILY) and no model reads it.
 INSTANCE_CATALOG_SOURCE = "SkyPilot catalog v8, catalogs/v8/aws/vms.csv, eu-central-1"
 INSTANCE_CATALOG = MappingProxyType(
     {
@@ -182,8 +373,10 @@ INSTANCE_CATALOG = MappingProxyType(
 # BoaviztAPI 2.x reference readings (instance power at load 0/10/50/100 %)
 # --------------------------------------------------------------------------- #
 BOAVIZTA_SOURCE = "BoaviztAPI 2.x, POST /v1/cloud/instance, usage_location DEU (read 2026)"
-#: Seen power [W] at load fractions (0, 0.1, 0.5, 1.0); used in tests and as the
-#: documented shape of the ``boavizta`` model when no server is at hand.
+#: Seen power [W] at load fractions (0, 0.1, 0.5, 1.0): four true readings of the
+#: server, kept as small test fixtures. NOT the ``boavizta`` model's curve:
+#: interpolating linearly between these four points is up to 8 % low at 30 % load
+#: (see BOAVIZTA_CURVE_POWER_W).
 BOAVIZTA_REFERENCE_POWER_W = MappingProxyType(
     {
         "m6a.large": (1.851, 3.161, 6.010, 7.947),
@@ -193,14 +386,42 @@ BOAVIZTA_REFERENCE_POWER_W = MappingProxyType(
     }
 )
 BOAVIZTA_REFERENCE_LOADS_FRAC = (0.0, 0.1, 0.5, 1.0)
+
+#: Load points of the ``boavizta`` model's curve: dense enough that piecewise-linear
+#: interpolation stays within 0.3 % of BoaviztAPI 2.5.0 at any load (measured against
+#: the local server at every 1 % step; tests/collect/test_boavizta_curve.py). [-]
+BOAVIZTA_CURVE_LOADS_FRAC = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25,
+                             0.30, 0.35, 0.40, 0.50, 0.60, 0.70, 0.80, 0.90, 1.0)
+#: BoaviztAPI 2.5.0 (local server, POST /v1/cloud/instance, usage_location DEU,
+#: verbose avg_power) at BOAVIZTA_CURVE_LOADS_FRAC, read 2026-12-01. [W]
+BOAVIZTA_CURVE_POWER_W = MappingProxyType(
+    {
+        "m6a.large": (1.85136, 2.00746, 2.15666, 2.2995, 2.43665, 2.56847, 2.69539, 2.93593, 3.16079, 3.37196,
+                      3.66649, 4.10835, 4.50172, 4.8563, 5.17956, 5.47706, 6.00972, 6.47809, 6.89686, 7.27684,
+                      7.62496, 7.9473),
+        "t3.micro": (1.72457, 2.04802, 2.35673, 2.65203, 2.93502, 3.20672, 3.46793, 3.96205, 4.42264, 4.85403,
+                     5.45376, 6.34926, 7.14026, 7.84868, 8.49116, 9.07766, 10.1188, 11.0225, 11.8209, 12.5361,
+                     13.1838, 13.7755),
+        "m5.xlarge": (5.38794, 6.04317, 6.66891, 7.26776, 7.84208, 8.39379, 8.92454, 9.92936, 10.8672, 11.7466,
+                      12.971, 14.8035, 16.4271, 17.8854, 19.2119, 20.4265, 22.5918, 24.4823, 26.1622, 27.6758,
+                      29.0542, 30.3207),
+        "c6g.large": (1.29742, 1.45112, 1.59793, 1.73844, 1.8732, 2.00263, 2.1272, 2.36299, 2.58312, 2.78953,
+                      3.07695, 3.50706, 3.88838, 4.23109, 4.54254, 4.82802, 5.33721, 5.78156, 6.17687, 6.53269,
+                      6.85735, 7.15582),
+    }
+)
 #: AWS host lifetime assumed by BoaviztAPI. [h]
 BOAVIZTA_AWS_LIFETIME_H = 52_560
 
 # --------------------------------------------------------------------------- #
 # Seed model (the original project)
 # --------------------------------------------------------------------------- #
-#: P = P_ref * (0.3 + 0.7 u); Barroso & Hoelzle (2007), "The Case for
-#: Energy-Proportional Computing", IEEE Computer 40(12).
+#: P = P_ref * (0.3 + 0.7 u): the idle share 0.3 is the seed project's own choice.
+#: It is NOT a figure of Barroso & Hoelzle (2007), "The Case for Energy-Proportional
+#: Computing", IEEE Computer 40(12), 33-37, who report that servers of the time draw
+#: about half of their peak power when nearly idle (idle share ~0.5) and argue for
+#: energy-proportional servers idling near 10 % of peak. No published source for 0.3
+#: was found; treat it as an assumption (the linear_share model lists it as such).
 LINEAR_SHARE_IDLE_FRAC = 0.3
 
 # --------------------------------------------------------------------------- #

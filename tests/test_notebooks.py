@@ -109,6 +109,10 @@ def test_scenarios_notebook_intervals_and_savings(small_sandbox_snapshot, tmp_pa
     assert m["co2_pue_region_kg"] / m["co2_pue_ccf_kg"] == pytest.approx(1.35 / 1.135)
     assert 0 < m["embodied_share_frac"] < 1
     assert sum(v for k, v in m.items() if k.startswith("sobol_total_co2_")) > 0.9
+    # power models side by side on the same fleet (issue 8): every type priced by every model, no gaps
+    assert m["power_model_types_with_gap_count"] == 0 and m["embodied_types_without_value_count"] == 0
+    assert m["power_model_spread_max_frac"] > 0
+    assert m["power_model_fleet_energy_ccf_kwh"] > 0 and m["power_model_fleet_energy_boavizta_kwh"] > 0
 
 # notebook 04 (the fleet report) runs in tests/test_fleet_report.py, with the browser test
 

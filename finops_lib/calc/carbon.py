@@ -7,7 +7,9 @@ References
 .. [2] Green Software Foundation, Software Carbon Intensity (SCI)
    Specification v1.0; ISO/IEC 21031:2024. SCI = (E · I + M) per R;
    M = TE · (TiR / EL) · (RR / ToR).
-.. [3] Cloud Carbon Footprint, Methodology: energy × PUE × grid factor.
+.. [3] Cloud Carbon Footprint, Methodology: energy × PUE × grid factor;
+   its embodied estimator (EmbodiedEmissionsEstimator.ts) implements the SCI
+   formula of :func:`embodied_co2_g` (tests/calc/test_ccf_source.py).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def energy_kwh(power_w: Any, duration_h: Any = 1.0, running_frac: Any = 1.0, pue
 
     Examples
     --------
-    CCF worked example: 2.022 W for 1 h with PUE 1.135 -> 0.002295 kWh.
+    2.022 W for 1 h with CCF's AWS PUE 1.135 -> 0.002295 kWh (the CCF
+    ComputeEstimator formula; CCF's own test numbers: tests/calc/test_ccf_source.py).
     """
     _nonneg("power_w", power_w)
     _nonneg("duration_h", duration_h)

@@ -23,13 +23,20 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from finops_lib import schema
+from finops_lib import factors, schema
 from finops_lib.collect.errors import PayloadError, SourceUnavailable, conform_payload
 from finops_lib.collect.http import cached_session, request_json
 from finops_lib.constants import G_PER_KG, PERCENT
 
-#: Load points requested by default (as in factors.BOAVIZTA_REFERENCE_LOADS_FRAC). [-]
-LOAD_FRACS = (0.0, 0.1, 0.5, 1.0)
+#: Load points of the ``power_profiles`` table: 22 points, dense where the server's
+#: log-shaped curve bends (low load), so that piecewise-linear interpolation between
+#: them stays within 0.3 % of the server at any load (the old 0/10/50/100 % grid was
+#: up to 8 % low in between). [-]
+LOAD_FRACS = factors.BOAVIZTA_CURVE_LOADS_FRAC
+#: Loads actually requested per type: BoaviztAPI's curve form (calc.fit_boavizta_curve)
+#: is fitted to these six readings and evaluated at LOAD_FRACS -- 6 requests per type
+#: instead of 22. [-]
+FIT_LOAD_FRACS = (0.0, 0.05, 0.15, 0.35, 0.65, 1.0)
 #: Usage location of eu-central-1 for BoaviztAPI (ISO 3166-1 alpha-3).
 USAGE_LOCATION = "DEU"
 _REPO = Path(__file__).resolve().parents[2]
@@ -124,46 +131,56 @@ def boavizta_server(*, python: str | None = None, port: int | None = None, timeo
 
 def get_power_profiles_boavizta(instance_types, base_url: str, load_fracs=LOAD_FRACS, *,
                                 usage_location: str = USAGE_LOCATION, session=None, cache_dir=None,
-                                counter=None) -> tuple[pd.DataFrame, dict]:
+                                counter=None, fit_load_fracs=FIT_LOAD_FRACS) -> tuple[pd.DataFrame, dict]:
     """Power at each load point and embodied impact per instance type from BoaviztAPI.
 
     One ``POST /v1/cloud/instance?verbose=true&duration=1&criteria=gwp`` per
-    type and load point with ``time_workload`` = load in percent.
+    type and requested load with ``time_workload`` = load in percent.
 
     Parameters
     ----------
     instance_types : iterable of str
     base_url : str
         BoaviztAPI base URL (see :func:`boavizta_server`).
-    load_fracs : sequence of float, default (0, 0.1, 0.5, 1)
-        CPU load points. [-]
+    load_fracs : sequence of float, default ``LOAD_FRACS`` (22 points)
+        Load points of the returned table. [-]
+    fit_load_fracs : sequence of float or None, default ``FIT_LOAD_FRACS``
+        Loads requested; BoaviztAPI's curve form is fitted to them
+        (:func:`finops_lib.calc.power.fit_boavizta_curve`, residual checked) and
+        evaluated at ``load_fracs``. None: request every point of ``load_fracs``
+        and store the readings as they are.
 
     Returns
     -------
     data : DataFrame
-        ``power_profiles``: ``power_w`` = ``verbose.avg_power`` [W] (no PUE);
-        ``embodied_g_per_h`` = ``impacts.gwp.embedded.value`` for a 1-hour
-        duration, in g [gCO₂e/h] (BoaviztAPI allocates over a 52,560 h AWS
-        host life; REFERENCES.md).
+        ``power_profiles``: ``power_w`` [W] (no PUE); ``embodied_g_per_h`` =
+        ``impacts.gwp.embedded.value`` for a 1-hour duration, in g [gCO₂e/h]
+        (BoaviztAPI allocates over a 52,560 h AWS host life; REFERENCES.md).
     meta : dict
+        Includes per type the fitted parameters and residual (``curve_fit``).
 
     Raises
     ------
     PayloadError
         A type BoaviztAPI fuzzy-matched to another one (a warning in its
-        response), or a response without the fields above.
+        response), a response without the fields above, or readings that do not
+        follow BoaviztAPI's curve form.
     SourceUnavailable
         Unknown type (404) or another HTTP error.
     """
+    from finops_lib.calc.power import boavizta_curve_w, fit_boavizta_curve
+
     fracs = [float(f) for f in load_fracs]
-    bad = [f for f in fracs if not 0.0 <= f <= 1.0]
+    asked = fracs if fit_load_fracs is None else [float(f) for f in fit_load_fracs]
+    bad = [f for f in fracs + asked if not 0.0 <= f <= 1.0]
     if bad:
         raise ValueError(f"load fractions must lie in [0, 1], got {bad}")
     session = session or cached_session(cache_dir, "boavizta")
     url = f"{base_url.rstrip('/')}/v1/cloud/instance"
-    rows = []
+    rows, fits = [], {}
     for itype in sorted(set(instance_types)):
-        for frac in fracs:
+        readings, embodied = [], set()
+        for frac in asked:
             body = request_json(
                 session, "POST", url, params={"verbose": "true", "duration": 1, "criteria": "gwp"},
                 json={"provider": "aws", "instance_type": itype,
@@ -174,15 +191,27 @@ def get_power_profiles_boavizta(instance_types, base_url: str, load_fracs=LOAD_F
             if fuzzy:
                 raise PayloadError(f"BoaviztAPI fuzzy-matched instance type {itype!r}: {fuzzy[0]}")
             try:
-                power_w = float(body["verbose"]["avg_power"]["value"])
-                embodied_g_per_h = float(body["impacts"]["gwp"]["embedded"]["value"]) * G_PER_KG
+                readings.append(float(body["verbose"]["avg_power"]["value"]))
+                embodied.add(float(body["impacts"]["gwp"]["embedded"]["value"]) * G_PER_KG)
             except (KeyError, TypeError, ValueError) as exc:
                 raise PayloadError(f"BoaviztAPI response for {itype!r} lacks avg_power/embedded: {exc!r}") from exc
-            rows.append({"instance_type": itype, "load_frac": frac, "power_w": power_w, "source": "boavizta",
-                         "embodied_g_per_h": embodied_g_per_h})
+        if len(embodied) != 1:
+            raise PayloadError(f"BoaviztAPI returned different embodied impacts for {itype!r} at different loads: "
+                               f"{sorted(embodied)}")
+        if fit_load_fracs is None:
+            watts = readings
+        else:
+            try:
+                fits[itype] = fit_boavizta_curve(asked, readings)
+            except ValueError as exc:
+                raise PayloadError(f"{itype!r}: {exc}") from exc
+            watts = boavizta_curve_w(fits[itype], fracs).tolist()
+        emb = embodied.pop()
+        rows += [{"instance_type": itype, "load_frac": f, "power_w": w, "source": "boavizta",
+                  "embodied_g_per_h": emb} for f, w in zip(fracs, watts, strict=True)]
     df = pd.DataFrame(rows, columns=schema.TABLES["power_profiles"].keys())
-    meta = {"source": "boavizta", "request": {"base_url": base_url, "load_fracs": fracs,
+    meta = {"source": "boavizta", "request": {"base_url": base_url, "load_fracs": fracs, "requested_load_fracs": asked,
                                               "usage_location": usage_location},
-            "retrieved_at": datetime.now(UTC).isoformat(), "warnings": [],
+            "curve_fit": fits, "retrieved_at": datetime.now(UTC).isoformat(), "warnings": [],
             "python": sys.version.split()[0]}
     return conform_payload("power_profiles", df, "BoaviztAPI"), meta

@@ -11,6 +11,7 @@ from finops_lib import schema
 from finops_lib.calc import (
     MissingPriceError,
     billed_seconds,
+    billed_seconds_aws,
     hourly_cost_usd,
     interval_cost_usd,
     usd_to_eur,
@@ -109,3 +110,68 @@ def test_usd_to_eur():
     assert list(usd_to_eur(s, 0.5).index) == ["a", "b"]
     with pytest.raises(ValueError, match="-1"):
         usd_to_eur(1.0, -1)
+
+
+# --- AWS's documented rules --------------------------------------------------------------------------
+# [1] AWS, "New - Per-Second Billing for EC2 Instances and EBS Volumes" (2017): per second, 60 s minimum.
+# [3] Amazon EC2 User Guide, "Amazon EC2 instance state changes" (ec2-instance-lifecycle.md): pending is
+#     "Not billed", running "Billed", stopping/stopped/shutting-down/terminated "Not billed".
+# [4] Amazon EC2 User Guide, "Billing for interrupted Spot Instances": interrupted by Amazon EC2 in the
+#     first instance hour -> no charge; stopped/terminated by you -> charged for the seconds used.
+def test_aws_30_seconds_billed_60():
+    assert billed_seconds_aws(30.0) == 60.0
+    assert billed_seconds_aws(61.0) == 61.0
+
+
+def test_aws_pending_not_billed():
+    # StartInstances at t0, 45 s pending, running until t0 + 10 min: 555 s billed
+    assert billed_seconds_aws(600.0, pending_s=45.0) == 555.0
+    # pending counts neither towards the run nor the minimum: 70 s with 45 s pending -> 25 s running -> 60 s
+    assert billed_seconds_aws(70.0, pending_s=45.0) == 60.0
+    # launched and terminated while still pending: nothing ran, nothing billed
+    assert billed_seconds_aws(20.0, pending_s=20.0) == 0.0
+    with pytest.raises(ValueError, match="pending_s"):
+        billed_seconds_aws(10.0, pending_s=11.0)
+
+
+def test_aws_spot_interrupted_by_ec2_in_first_hour_not_charged():
+    assert billed_seconds_aws(3000.0, spot_interrupted_by_ec2=True) == 0.0
+    assert billed_seconds_aws(30.0, spot_interrupted_by_ec2=True) == 0.0  # no 60 s minimum either
+    # the same Spot run ended by the user is charged by the second
+    assert billed_seconds_aws(3000.0, spot_interrupted_by_ec2=False) == 3000.0
+    # interrupted after the first hour: charged by the second
+    assert billed_seconds_aws(3660.0, spot_interrupted_by_ec2=True) == 3660.0
+    # a tail of a run that began before the window: its first hour is unknown, billed by the second
+    assert billed_seconds_aws(300.0, real_start=False, spot_interrupted_by_ec2=True) == 300.0
+
+
+def _spot_instances() -> pd.DataFrame:
+    inst = instances().copy()
+    inst["lifecycle"] = ["on-demand", "spot"]
+    return inst
+
+
+def test_interval_cost_applies_aws_rules():
+    t0 = pd.Timestamp("2026-11-01T00:00:00Z")
+    we = t0 + pd.Timedelta(days=1)
+    iv = pd.DataFrame({
+        "instance_id": ["i-a", "i-b", "i-b", "i-a"],
+        "start": [t0, t0 + pd.Timedelta(hours=2), t0 + pd.Timedelta(hours=5), we - pd.Timedelta(seconds=20)],
+        "end": [t0 + pd.Timedelta(minutes=10), t0 + pd.Timedelta(minutes=170), t0 + pd.Timedelta(minutes=350), we],
+        "start_evidence": "event",
+        "end_evidence": ["event", "event", "event", "window_end"],
+        "end_event": ["StopInstances", "BidEvictedEvent", "TerminateInstances", None],
+        "pending_s": [45.0, 0.0, 0.0, 0.0],
+    })
+    out = interval_cost_usd(iv, _spot_instances(), prices())
+    # on-demand 10 min with 45 s pending; Spot interrupted by EC2 after 50 min (free); Spot terminated by
+    # the user after 50 min (3,000 s); a run starting 20 s before the window end (60 s minimum)
+    assert_allclose(out["billed_s"], [555.0, 0.0, 3000.0, 60.0])
+    assert_allclose(out["cost_usd"], [555 / 3600 * 0.115, 0.0, 3000 / 3600 * 0.0776, 60 / 3600 * 0.115])
+
+
+def test_interruption_of_an_on_demand_instance_is_billed():
+    t0 = pd.Timestamp("2026-11-01T00:00:00Z")
+    iv = pd.DataFrame({"instance_id": ["i-a"], "start": [t0], "end": [t0 + pd.Timedelta(minutes=50)],
+                       "end_event": ["BidEvictedEvent"]})
+    assert_allclose(interval_cost_usd(iv, _spot_instances(), prices())["billed_s"], [3000.0])

@@ -14,7 +14,7 @@ from finops_lib.calc import (
     operational_co2_g,
     sci_g_per_unit,
 )
-from finops_lib.factors import CCF_EMBODIED_KG_PER_HOST, CCF_LIFETIME_H
+from finops_lib.factors import CCF_EC2_INSTANCE_TYPES, CCF_LIFETIME_H
 
 
 def test_energy_scalar_and_series():
@@ -77,8 +77,8 @@ def test_average_with_given_annual_factor():
 
 
 def test_embodied_ccf_share():
-    te_g = CCF_EMBODIED_KG_PER_HOST["m5"] * 1000
-    assert_allclose(embodied_co2_g(te_g, 1.0, CCF_LIFETIME_H, 2 / 96), 1_610_790 / 35_040 / 48)
+    te_g = CCF_EC2_INSTANCE_TYPES["m5"]["large"][2] * 1e6  # CCF scope 3 of m5, 1.6103792 t
+    assert_allclose(embodied_co2_g(te_g, 1.0, CCF_LIFETIME_H, 2 / 96), 1_610_379.2 / 35_040 / 48)
     # BoaviztAPI: m6a.large 20.0 kg over its whole 52,560 h lifetime -> 1 h share
     assert_allclose(embodied_co2_g(20_000.0, pd.Series([1.0, 24.0]), 52_560), [20_000 / 52_560, 24 * 20_000 / 52_560])
     with pytest.raises(ValueError, match="lifetime_h"):
