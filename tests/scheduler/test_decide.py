@@ -203,11 +203,12 @@ def test_persistence_forecast_uses_only_the_past():
 
 # --------------------------------------------------------------------------- expected savings
 def test_expected_savings_hand_computed():
-    """t3.small stopped for 1 h: 0.024 USD x 0.9239 EUR/USD; CCF idle power (0.65 W/vCPU x 2 + 0.392 W/GiB x 2)
-    x PUE 1.35 x 400 g/kWh."""
+    """t3.small stopped for 1 h: 0.024 USD x 0.9239 EUR/USD; CCF idle power as CCF's code computes it:
+    Cascade Lake min 0.64 W/vCPU x 2 vCPU x burstable baseline 20 %/50 %, no memory for burstable types
+    (packages/aws/src/lib/AWSInstanceTypes.ts, AwsFootprintEstimationConstants.ts) x PUE 1.35 x 400 g/kWh."""
     d = one("2026-10-24T10:00Z", forecast=flat(400), Schedule="office-hours")
     assert d["target"] == "stopped" and d["co2_basis"] == "idle_lower_bound"
     assert_allclose(d["expected_cost_saved_eur"], 0.024 * 0.9239)
-    assert_allclose(d["expected_co2_saved_kg"], (0.65 * 2 + 0.392 * 2) * 1.35 / 1000 * 400 / 1000)
+    assert_allclose(d["expected_co2_saved_kg"], 0.64 * 2 * 20 / 50 * 1.35 / 1000 * 400 / 1000)
     run = one("2026-10-22T10:00Z", forecast=flat(400), Schedule="office-hours")
     assert run["expected_cost_saved_eur"] == 0 and run["intensity_g_per_kwh"] == 400
