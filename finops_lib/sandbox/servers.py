@@ -280,7 +280,7 @@ class _CostExplorer:
         lines["USAGE_TYPE"] = lines["usage_type"]
         lines["REGION"] = lines["region"]
         lines["INSTANCE_TYPE"] = lines["usage_type"].str.extract(r"Usage:(.+)$", expand=False).fillna("NoInstanceType")
-        lines["RECORD_TYPE"] = "Usage"
+        lines["RECORD_TYPE"] = lines["record_type"] if "record_type" in lines else "Usage"
         lines["LINKED_ACCOUNT"] = ACCOUNT_ID
         for c in CE_DIMENSIONS:
             lines[c] = lines[c].astype("category")
@@ -618,10 +618,15 @@ def _em_handler(world: World):
     created = _iso(ci.index[0] - pd.Timedelta(days=1))
     calls = {"latest": 0, "history": 0, "past-range": 0, "past": 0}
 
+    est = world.intensity_estimated_year
+    est = pd.Series(False, index=ci.index) if est is None else est.reindex(ci.index, fill_value=False)
+
     def point(h, v):
+        e = bool(est.get(h, False))
         return {"zone": zone, "carbonIntensity": round(float(v), 3), "datetime": _iso(h),
                 "updatedAt": _iso(min(h + pd.Timedelta(hours=1), world.as_of)), "createdAt": created,
-                "emissionFactorType": "lifecycle", "isEstimated": False, "estimationMethod": None}  # fmt: skip
+                "emissionFactorType": "lifecycle", "isEstimated": e,
+                "estimationMethod": "TIME_SLICER_AVERAGE" if e else None}  # fmt: skip
 
     def err(status, msg):
         return status, "application/json", {"status": "error", "message": msg}
