@@ -499,3 +499,115 @@ def sobol(
 
 def _qname(q: float) -> str:
     return f"q{round(q * 100):02d}"
+
+
+# --------------------------------------------------------------------------- #
+# calibration against an independent truth (sandbox snapshots)
+# --------------------------------------------------------------------------- #
+#: Outputs whose interval the calibration scores.
+CALIBRATED_OUTPUTS = ("co2_kg", "cost_eur")
+
+
+def snapshot_interval(snap, n_draws: int, seed: int, *, runtime_estimator: str = "cloudtrail_cloudwatch",
+                      eur_per_usd: float | None = None, quantiles=QUANTILES) -> pd.DataFrame:
+    """The Monte Carlo interval of a snapshot's fleet, from its contract tables only.
+
+    Runtime from ``runtime_estimator``, CPU, the BoaviztAPI ``power_profiles``,
+    list prices, the intensity with its ``is_estimated`` flags -- never a
+    ``truth_*`` table. The same pipeline as notebook 03's baseline.
+
+    Parameters
+    ----------
+    snap : finops_lib.snapshot.Snapshot
+    n_draws, seed : int
+    runtime_estimator : str
+        See :func:`finops_lib.calc.runtime.estimate_runtime`.
+    eur_per_usd : float, optional
+        FX rate of the period (data); default ``factors.EUR_PER_USD``. [EUR/USD]
+
+    Returns
+    -------
+    pandas.DataFrame
+        :meth:`MonteCarloResult.quantiles` (index = output).
+    """
+    from finops_lib.calc.runtime import estimate_runtime
+    from finops_lib.calc.scenarios import fleet_hourly_table
+
+    ws, we = snap.window_start, snap.window_end
+    inst, cpu = snap["instances"], snap["cpu_hourly"]
+    frac = estimate_runtime(runtime_estimator, snap["state_events"], inst, cpu, ws, we)
+    fleet = fleet_hourly_table(frac, cpu, inst)
+    ih = snap["intensity_hourly"]
+    ih = ih[ih["zone"] == snap.zone].set_index("hour").sort_index()
+    agg = fleet_aggregates(fleet, snap["power_profiles"], snap.usd_per_hour(), snap.intensity(),
+                           intensity_is_estimated=ih["is_estimated"].astype("boolean").fillna(False).astype(bool))
+    return monte_carlo(agg, n_draws, seed, eur_per_usd=eur_per_usd).quantiles(quantiles)
+
+
+def truth_totals(tables: Mapping[str, pd.DataFrame], eur_per_usd: float | None = None) -> dict[str, float]:
+    """Scoring only: the hidden truth's CO2e [kg] and billed compute cost [EUR] of a sandbox snapshot.
+
+    ``co2_kg`` = Σ ``truth_hourly.co2_g`` / 1000; ``cost_eur`` = Σ
+    ``truth_billing.cost_usd`` (what AWS billed for compute, incl. RI fees) x
+    the period's FX rate (data; default ``factors.EUR_PER_USD``).
+    """
+    fx = factors.EUR_PER_USD["value"] if eur_per_usd is None else float(eur_per_usd)
+    return {"co2_kg": float(tables["truth_hourly"]["co2_g"].sum(min_count=1)) / G_PER_KG,
+            "cost_eur": float(tables["truth_billing"]["cost_usd"].sum(min_count=1)) * fx}
+
+
+def calibration_row(interval: pd.DataFrame, truth: Mapping[str, float], outputs=CALIBRATED_OUTPUTS) -> dict:
+    """One world's calibration record: truth, interval, hit and relative half-width per output."""
+    row = {}
+    for o in outputs:
+        lo, mid, hi = (float(interval.loc[o, c]) for c in ("q05", "q50", "q95"))
+        t = float(truth[o])
+        row |= {f"{o}_truth": t, f"{o}_q05": lo, f"{o}_q50": mid, f"{o}_q95": hi,
+                f"{o}_hit": bool(lo <= t <= hi), f"{o}_truth_over_q50": t / mid,
+                f"{o}_half_width_frac": (hi - lo) / 2 / mid}  # fmt: skip
+    return row
+
+
+def coverage_table(rows: pd.DataFrame, nominal: float = 0.90, confidence: float = 0.95,
+                   outputs=CALIBRATED_OUTPUTS) -> pd.DataFrame:
+    """
+    Coverage of the interval over worlds, with a binomial confidence interval.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One :func:`calibration_row` per world.
+    nominal : float
+        The interval's nominal coverage (5-95 % -> 0.90). [-]
+    confidence : float
+        Level of the Clopper-Pearson interval on the coverage [1]_. [-]
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index = output; ``worlds_count``, ``hits_count``, ``coverage_frac``,
+        ``coverage_ci_low_frac``, ``coverage_ci_high_frac``,
+        ``nominal_inside_ci`` (bool), ``truth_below_q05_count``,
+        ``truth_above_q95_count``, ``median_truth_over_q50``,
+        ``median_half_width_frac``.
+
+    References
+    ----------
+    .. [1] Clopper, C. J. and Pearson, E. S. (1934), "The use of confidence or
+       fiducial limits illustrated in the case of the binomial", Biometrika 26(4).
+    """
+    out = {}
+    n = len(rows)
+    if n == 0:
+        raise ValueError("coverage_table needs at least one world")
+    for o in outputs:
+        k = int(rows[f"{o}_hit"].sum())
+        ci = stats.binomtest(k, n, nominal).proportion_ci(confidence, method="exact")
+        out[o] = {"worlds_count": n, "hits_count": k, "coverage_frac": k / n,
+                  "coverage_ci_low_frac": ci.low, "coverage_ci_high_frac": ci.high,
+                  "nominal_inside_ci": bool(ci.low <= nominal <= ci.high),
+                  "truth_below_q05_count": int((rows[f"{o}_truth"] < rows[f"{o}_q05"]).sum()),
+                  "truth_above_q95_count": int((rows[f"{o}_truth"] > rows[f"{o}_q95"]).sum()),
+                  "median_truth_over_q50": float(rows[f"{o}_truth_over_q50"].median()),
+                  "median_half_width_frac": float(rows[f"{o}_half_width_frac"].median())}  # fmt: skip
+    return pd.DataFrame.from_dict(out, orient="index")
