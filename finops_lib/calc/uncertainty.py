@@ -140,6 +140,10 @@ class FleetAggregates:
         smallest / largest power-model ratio to the chosen curve, 1
         included) and one ``ratio_<model>`` column per model (NaN where a
         model has no coefficients for the type).
+    running_h_without_type : float
+        Running instance-hours of instances whose type is unknown (gone from
+        DescribeInstances, launch record older than CloudTrail's 90 days);
+        in no total, reported as a gap. [instance-h]
     """
 
     hours: pd.DatetimeIndex
@@ -153,6 +157,7 @@ class FleetAggregates:
     running_h_unknown: float = 0.0
     intensity_estimated: np.ndarray | None = None
     power_span: pd.DataFrame | None = None
+    running_h_without_type: float = 0.0
     carbon_power_w: np.ndarray = field(init=False, repr=False)
 
     def energy_kwh_hourly(self, pue: float = 1.0, cpu_scale: float = 1.0) -> pd.Series:
@@ -225,6 +230,9 @@ def fleet_aggregates(
     """
     _check_fleet_hourly(fleet_hourly)
     grid = cpu_scale_grid() if grid is None else np.asarray(grid, dtype=float)
+    no_type = fleet_hourly["instance_type"].isna().to_numpy(bool)
+    without_type_h = float(np.nansum(fleet_hourly["running_frac"].to_numpy(float)[no_type]))
+    fleet_hourly = fleet_hourly[~no_type]
     price = _prices(fleet_hourly["instance_type"], usd_per_hour)
     r = fleet_hourly["running_frac"].to_numpy(float)
     unknown = np.isnan(r)
@@ -251,7 +259,7 @@ def fleet_aggregates(
     span = power_model_span(types[run], u[run], r[run], intensity[h_idx[run]], profiles,
                             profiles if model_profiles is None else model_profiles, models)
     return FleetAggregates(hours, grid, power, cost, intensity, spot_cost, gap_kwh, float(r[no_cpu].sum()),
-                           float(unknown.sum()), est, span)
+                           float(unknown.sum()), est, span, without_type_h)
 
 
 def power_model_span(instance_type, cpu_util_frac, running_frac, intensity_g_per_kwh, profiles: pd.DataFrame,
@@ -544,16 +552,32 @@ def snapshot_interval(snap, n_draws: int, seed: int, *, runtime_estimator: str =
     return monte_carlo(agg, n_draws, seed, eur_per_usd=eur_per_usd).quantiles(quantiles)
 
 
-def truth_totals(tables: Mapping[str, pd.DataFrame], eur_per_usd: float | None = None) -> dict[str, float]:
+def truth_totals(tables: Mapping[str, pd.DataFrame], eur_per_usd: float | None = None,
+                 instance_ids=None) -> dict[str, float]:
     """Scoring only: the hidden truth's CO2e [kg] and billed compute cost [EUR] of a sandbox snapshot.
 
     ``co2_kg`` = Σ ``truth_hourly.co2_g`` / 1000; ``cost_eur`` = Σ
     ``truth_billing.cost_usd`` (what AWS billed for compute, incl. RI fees) x
     the period's FX rate (data; default ``factors.EUR_PER_USD``).
+
+    ``instance_ids``: restrict to these instances -- the ones the estimate
+    covers (its gaps are reported apart, :func:`known_type_ids`);
+    ``co2_gap_frac`` / ``cost_gap_frac`` give the truth's share outside them.
     """
     fx = factors.EUR_PER_USD["value"] if eur_per_usd is None else float(eur_per_usd)
-    return {"co2_kg": float(tables["truth_hourly"]["co2_g"].sum(min_count=1)) / G_PER_KG,
-            "cost_eur": float(tables["truth_billing"]["cost_usd"].sum(min_count=1)) * fx}
+    th, tb = tables["truth_hourly"], tables["truth_billing"]
+    co2_all, cost_all = th["co2_g"].sum(min_count=1), tb["cost_usd"].sum(min_count=1)
+    if instance_ids is not None:
+        ids = set(instance_ids)
+        th, tb = th[th["instance_id"].isin(ids)], tb[tb["instance_id"].isin(ids)]
+    co2, cost = th["co2_g"].sum(min_count=1), tb["cost_usd"].sum(min_count=1)
+    return {"co2_kg": float(co2) / G_PER_KG, "cost_eur": float(cost) * fx,
+            "co2_gap_frac": float(1 - co2 / co2_all), "cost_gap_frac": float(1 - cost / cost_all)}
+
+
+def known_type_ids(instances: pd.DataFrame) -> list[str]:
+    """Instances with a known type: what an estimate from the contract tables can cover."""
+    return instances.loc[instances["instance_type"].notna(), "instance_id"].tolist()
 
 
 def calibration_row(interval: pd.DataFrame, truth: Mapping[str, float], outputs=CALIBRATED_OUTPUTS) -> dict:
@@ -562,6 +586,8 @@ def calibration_row(interval: pd.DataFrame, truth: Mapping[str, float], outputs=
     for o in outputs:
         lo, mid, hi = (float(interval.loc[o, c]) for c in ("q05", "q50", "q95"))
         t = float(truth[o])
+        if f"{o.split('_')[0]}_gap_frac" in truth:
+            row[f"{o}_truth_gap_frac"] = float(truth[f"{o.split('_')[0]}_gap_frac"])
         row |= {f"{o}_truth": t, f"{o}_q05": lo, f"{o}_q50": mid, f"{o}_q95": hi,
                 f"{o}_hit": bool(lo <= t <= hi), f"{o}_truth_over_q50": t / mid,
                 f"{o}_half_width_frac": (hi - lo) / 2 / mid}  # fmt: skip

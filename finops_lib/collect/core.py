@@ -177,6 +177,12 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
         ev, meta = aws.get_state_events(clients["cloudtrail"], start, end, min_interval_s=cloudtrail_min_interval_s)
         run.tables["state_events"] = ev
         run.warnings += meta["warnings"]
+        # terminated instances vanish from DescribeInstances ~1 h later: recover them from RunInstances
+        inst, rmeta = aws.recover_vanished_instances(inst, ev, meta["launched"], clients["cloudtrail"], clients["ec2"],
+                                                     now=now if now is not None else end,
+                                                     min_interval_s=cloudtrail_min_interval_s)  # fmt: skip
+        run.tables["instances"] = inst
+        run.warnings += rmeta["warnings"]
         run.details["cloudtrail"] = {"calls": meta["calls"], "events": meta["events"], "rejected": meta["rejected"]}
         run.coverage["cloudtrail"] = 1.0
     except (CredentialsError, AccessDeniedError):

@@ -464,6 +464,7 @@ def _seed_ec2(world: World, endpoint: str) -> None:
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
     image = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"])[0]
     inst = world.instances
+    inst = inst[~inst["instance_id"].isin(world.vanished_ids)]  # AWS drops them ~1 h after termination
     # one RunInstances per (type, AZ, lifecycle, volume size), with the world's ids in order
     keys = ["instance_type", "az", "lifecycle", "volume_gb"]
     groups = list(inst.groupby(keys, sort=True))

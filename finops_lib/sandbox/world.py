@@ -62,6 +62,9 @@ SCHEDULE_TAG = {"production": "always-on", "office_hours": "office-hours", "batc
 USAGE_TYPE_PREFIX = {"eu-central-1": "EUC1"}
 #: CloudTrail LookupEvents keeps 90 days of management events (CloudTrail API reference).
 MAX_DAYS = 90
+CLOUDTRAIL_RETENTION_DAYS = 90
+#: A terminated instance stays visible in DescribeInstances for about an hour (EC2 API reference). [h]
+TERMINATED_VISIBLE_H = 1.0
 MAX_INSTANCES = 5_000
 #: EBS gp3 storage, eu-central-1 [USD/GB-month] (AWS EBS pricing page; *unconfirmed*).
 EBS_GP3_USD_PER_GB_MONTH = 0.0952
@@ -71,6 +74,14 @@ DATA_TRANSFER_OUT_USD_PER_GB = 0.09
 OFFICE_TZ = ZoneInfo("Europe/Berlin")
 OFFICE_START_H, OFFICE_END_H = 8, 18
 SLOT_S = 300  # CloudWatch basic monitoring period (EC2 user guide). [s]
+#: First datapoint after a start arrives up to this many periods late (basic monitoring;
+#: modelling choice from the EC2 user guide's "data available in 5-minute periods").
+CW_FIRST_DATAPOINT_DELAY_SLOTS_MAX = 2
+#: Probability that a single 5-minute datapoint is missing (modelling choice).
+CW_MISSING_DATAPOINT_P = 0.003
+#: CloudTrail delivery delay of an on-time record [s]: "typically within 5 minutes, up to
+#: about 15" (CloudTrail FAQ / user guide; REFERENCES.md).
+CLOUDTRAIL_DELIVERY_S = (30.0, 900.0)
 SLOTS_PER_H = constants.S_PER_H // SLOT_S
 ACCOUNT_ID = "123456789012"
 STATE_CODE = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
@@ -245,6 +256,15 @@ class World:
         return pd.date_range(self.window_start, self.window_end, freq="h", inclusive="left")
 
     @property
+    def vanished_ids(self) -> list[str]:
+        """Terminated more than :data:`TERMINATED_VISIBLE_H` before ``as_of``: gone from DescribeInstances."""
+        last_end = self.pieces.groupby("instance_id")["end_s"].max()
+        ends = self.window_start + pd.to_timedelta(self.instances["instance_id"].map(last_end), unit="s")
+        gone = self.instances["final_state"].eq("terminated") & (
+            ends + pd.Timedelta(hours=TERMINATED_VISIBLE_H) <= self.as_of)
+        return self.instances.loc[gone, "instance_id"].tolist()
+
+    @property
     def served_records(self) -> list[dict]:
         """LookupEvents records visible at ``as_of``, newest first (as CloudTrail returns them)."""
         ev = self.events[self.events["served"]].sort_values(["event_time", "event_id"], ascending=False)
@@ -389,7 +409,11 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
             clipped.append((iid, a, b, sc, ec))
         piece_rows.extend(clipped)
         # records of this instance
-        evs = _records_for(iid, itype, clipped, config, ws, rng)
+        evs = _records_for(iid, itype, clipped, config, ws, rng, lifecycle=lifecycle, tags=tags)
+        retained_s = int((as_of - pd.Timedelta(days=CLOUDTRAIL_RETENTION_DAYS) - ws).total_seconds())
+        if retained_s <= created_s < 0:  # the launch before the window, still within CloudTrail's 90 days
+            evs.insert(0, _record(iid, itype, created_s, "RunInstances", None, "pending", config, ws, rng,
+                                  lifecycle=lifecycle, tags=tags))  # fmt: skip
         fault_kind = None
         if case is None and u >= config.os_shutdown_rate and evs:
             if u < config.os_shutdown_rate + config.missing_record_rate:
@@ -420,22 +444,27 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
         })  # fmt: skip
     instances = pd.DataFrame(inst_rows)
     pieces_df = pd.DataFrame(piece_rows, columns=["instance_id", "start_s", "end_s", "start_cause", "end_cause"])
-    events = _events_frame(event_rows, as_of)
+    events = _events_frame(event_rows, as_of, _rng(config.seed, 10))
     params = draw_true_factors(config.seed, config.region)
     n_h = w_s // constants.S_PER_H
     hours = pd.date_range(ws, we, freq="h", inclusive="left")
     run_slot = _running_seconds_per_slot(ids, pieces_df, w_s)  # (n, slots)
     cpu_pct = _served_cpu_pct(instances, ws, w_s, _rng(config.seed, 3))  # (n, slots)
     on = run_slot > 0
-    count = on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
-    masked = np.where(on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H)
+    true_count = on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
+    with np.errstate(invalid="ignore"), _quiet_nan():
+        true_sum = np.nansum(np.where(on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H), axis=-1)
+    # the true hourly mean CPU over every running slot (the truth's power uses the 5-minute values)
+    truth_cpu = np.where(true_count > 0, true_sum / np.maximum(true_count, 1) / constants.PERCENT, np.nan)
+    # CloudWatch basic monitoring: the first datapoint after a start comes 1-2 periods late,
+    # and single datapoints go missing now and then
+    cw_on = on & ~_cloudwatch_missing(ids, pieces_df, on.shape, _rng(config.seed, 9))
+    count = cw_on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
+    masked = np.where(cw_on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H)
     with np.errstate(invalid="ignore"), _quiet_nan():
         sum_pct = np.nansum(masked, axis=-1)
         min_pct = np.nanmin(masked, axis=-1)
         max_pct = np.nanmax(masked, axis=-1)
-    # CloudWatch measures CPU at the hypervisor: the true hourly mean is the served one;
-    # the estimators' error is that they apply their curve to the hourly mean, not 5-min values
-    truth_cpu = np.where(count > 0, sum_pct / np.maximum(count, 1) / constants.PERCENT, np.nan)
     running_frac = run_slot.reshape(n, n_h, SLOTS_PER_H).sum(-1) / constants.S_PER_H
     gap = _gaps(count > 0, config.cloudwatch_gap_rate, _rng(config.seed, 4))
     ii, hh = np.nonzero((count > 0) & ~gap)
@@ -512,12 +541,13 @@ def _state(name: str | None) -> dict | None:
     return None if name is None else {"code": STATE_CODE[name], "name": name}
 
 
-def _records_for(iid, itype, pieces, config, ws, rng) -> list[dict]:
+def _records_for(iid, itype, pieces, config, ws, rng, lifecycle=None, tags=None) -> list[dict]:
     """CloudTrail records (real LookupEvents shape) for an instance's running periods."""
     out = []
     for _, a, b, sc, ec in pieces:
         if sc == "run":
-            out.append(_record(iid, itype, a, "RunInstances", None, "pending", config, ws, rng))
+            out.append(_record(iid, itype, a, "RunInstances", None, "pending", config, ws, rng,
+                               lifecycle=lifecycle, tags=tags))
         elif sc == "start_api":
             out.append(_record(iid, itype, a, "StartInstances", "stopped", "pending", config, ws, rng))
         if ec == "stop_api":
@@ -529,7 +559,7 @@ def _records_for(iid, itype, pieces, config, ws, rng) -> list[dict]:
     return out
 
 
-def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
+def _record(iid, itype, t_s, name, prev, cur, config, ws, rng, lifecycle=None, tags=None) -> dict:
     t = ws + pd.Timedelta(seconds=int(t_s))
     eid = str(uuid.UUID(bytes=rng.bytes(16), version=4))
     req = str(uuid.UUID(bytes=rng.bytes(16), version=4))
@@ -552,6 +582,11 @@ def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
             item = {"instanceId": iid, "imageId": "ami-sandbox", "instanceType": itype,
                     "instanceState": _state("pending"), "launchTime": int(t.timestamp() * 1000),
                     "placement": {"availabilityZone": f"{config.region}a", "tenancy": "default"}}  # fmt: skip
+            if lifecycle == "spot":
+                item["instanceLifecycle"] = "spot"
+                reqp["instanceMarketOptions"] = {"marketType": "spot"}
+            if tags:
+                item["tagSet"] = {"items": [{"key": k, "value": v} for k, v in sorted(tags.items())]}
             resp = {"requestId": req, "reservationId": f"r-{rng.bytes(9).hex()[:17]}", "ownerId": ACCOUNT_ID,
                     "instancesSet": {"items": [item]}}  # fmt: skip
         else:
@@ -583,10 +618,32 @@ def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
             "record": record}  # fmt: skip
 
 
-def _events_frame(rows: list[dict], as_of: pd.Timestamp) -> pd.DataFrame:
+def _cloudwatch_missing(ids, pieces, shape, rng) -> np.ndarray:
+    """5-minute slots without a CloudWatch datapoint although the instance ran, shape (n, slots).
+
+    After each start the first datapoint arrives 1-2 periods late (the slot of
+    the start and maybe the next have none), and any datapoint is missing with
+    probability :data:`CW_MISSING_DATAPOINT_P`.
+    """
+    miss = rng.random(shape) < CW_MISSING_DATAPOINT_P
+    pos = {iid: k for k, iid in enumerate(ids)}
+    started = pieces[pieces["start_cause"].isin(["run", "start_api"])]
+    delay = rng.integers(1, CW_FIRST_DATAPOINT_DELAY_SLOTS_MAX + 1, size=len(started))
+    for iid, a, d in zip(started["instance_id"], started["start_s"], delay, strict=True):
+        k0 = int(a) // SLOT_S
+        miss[pos[iid], k0:k0 + int(d)] = True
+    return miss
+
+
+def _events_frame(rows: list[dict], as_of: pd.Timestamp, rng: np.random.Generator | None = None) -> pd.DataFrame:
     cols = ["event_time", "event_name", "instance_id", "event_id", "previous_state", "current_state",
             "delivery_time", "fault", "record"]  # fmt: skip
     ev = pd.DataFrame(rows, columns=cols)
+    if rng is not None and len(ev):  # CloudTrail delivers within ~15 min (not the late_record fault: later)
+        lag = pd.to_timedelta(rng.uniform(*CLOUDTRAIL_DELIVERY_S, size=len(ev)), unit="s")
+        lag = pd.Series(lag, index=ev.index)
+        ontime = ev["fault"].ne("late_record")
+        ev.loc[ontime, "delivery_time"] = ev.loc[ontime, "event_time"] + lag[ontime]
     ev["served"] = ev["fault"].ne("missing_record") & (ev["delivery_time"] <= as_of)
     return ev.sort_values(["event_time", "event_id"], kind="stable").reset_index(drop=True)
 

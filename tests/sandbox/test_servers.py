@@ -95,10 +95,17 @@ def test_runtime_from_served_records_equals_truth_without_faults(world, truth, s
                                    min_interval_s=0)  # fmt: skip
     events, rejected = parse_cloudtrail_events(records, errors="raise")
     inst, _ = aws.get_instances(_client(session, ep, "ec2"))
+    assert set(inst["instance_id"]) == set(world.instances["instance_id"]) - set(world.vanished_ids)
+    inst, meta = aws.recover_vanished_instances(inst, events, aws.parse_run_instances(records),
+                                                _client(session, ep, "cloudtrail"), _client(session, ep, "ec2"),
+                                                now=world.as_of, min_interval_s=0)  # fmt: skip
     assert set(inst["instance_id"]) == set(world.instances["instance_id"])
     est, _ = running_intervals(events, inst, world.window_start, world.window_end)
     cases = world.instances.set_index("instance_id")["case"]
-    clean = cases[cases.isin(["complete", "before_window", "spot_interruption"])].index
+    # records still in CloudTrail's delivery pipeline at collection time (<= 15 min) are not faults but differ too
+    ev = world.events
+    pending = set(ev.loc[~ev["served"] & ev["fault"].isna(), "instance_id"])
+    clean = cases[cases.isin(["complete", "before_window", "spot_interruption"]) & ~cases.index.isin(pending)].index
     faulty = cases[cases.isin(["os_shutdown", "missing_record", "late_record"])].index
     assert len(clean) >= 5 and len(faulty) >= 2
 
@@ -119,6 +126,8 @@ def test_describe_instances_shows_final_state_tags_and_lifecycle(world, session,
     inst, _ = aws.get_instances(_client(session, ep, "ec2"))
     got = inst.set_index("instance_id")
     want = world.instances.set_index("instance_id")
+    assert not set(world.vanished_ids) & set(got.index), "terminated > 1 h ago: gone from DescribeInstances"
+    want = want.drop(world.vanished_ids)
     assert (got.loc[want.index, "state"].to_numpy() == want["final_state"].to_numpy()).all()
     assert (got.loc[want.index, "instance_type"].to_numpy() == want["instance_type"].to_numpy()).all()
     assert (got.loc[want.index, "lifecycle"].to_numpy() == want["lifecycle"].to_numpy()).all()
@@ -143,7 +152,10 @@ def test_cpu_served_matches_world(world, truth, session, ep):
     assert len(ran) > len(cpu) > 0.8 * len(ran)
     # the true hourly mean CPU is the served one (the truth's power uses the 5-minute values)
     t = ran.merge(cpu, on=["instance_id", "hour"], suffixes=("_true", ""))
-    assert_allclose(t["cpu_util_frac_true"], t["cpu_util_frac"])
+    full = (t["running_frac"] == 1.0) & (t["sample_count"] == 12)
+    assert_allclose(t.loc[full, "cpu_util_frac_true"], t.loc[full, "cpu_util_frac"])
+    # basic monitoring: the first datapoint after a start comes late, single datapoints go missing
+    assert ((t["running_frac"] == 1.0) & (t["sample_count"] < 12)).any()
 
 
 # --------------------------------------------------------------------------- Cost Explorer
