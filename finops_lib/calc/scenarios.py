@@ -691,3 +691,79 @@ def _check_fleet_hourly(df: pd.DataFrame) -> None:
     missing = [c for c in FLEET_HOURLY_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"fleet-hourly table lacks columns {missing}")
+
+
+# --------------------------------------------------------------------------- #
+# Accounting and reporting helpers
+# --------------------------------------------------------------------------- #
+def hour_aligned_split(energy_kwh_hourly: pd.Series, intensity_g_per_kwh: pd.Series,
+                       annual_mean_g_per_kwh: float) -> dict[str, float]:
+    r"""
+    Split hour-aligned vs annual-average CO₂e into hour-of-day alignment and season.
+
+    ``1 + total = (1 + alignment)(1 + season)`` with
+    total = Σ E_h I_h / (Σ E_h · Ī_annual) − 1,
+    alignment = Σ E_h I_h / (Σ E_h · Ī_window) − 1 (when the fleet runs
+    relative to the window's own mean) and season = Ī_window / Ī_annual − 1
+    (whether the window is a dirtier or cleaner part of the year). Hours
+    without intensity are left out of all three (like for like).
+
+    Parameters
+    ----------
+    energy_kwh_hourly : pandas.Series
+        Fleet energy by hour. [kWh]
+    intensity_g_per_kwh : pandas.Series
+        Hourly intensity. [gCO2e/kWh]
+    annual_mean_g_per_kwh : float
+        The annual factor compared against. [gCO2e/kWh]
+
+    Returns
+    -------
+    dict
+        ``hour_aligned_vs_annual_frac``, ``alignment_frac``, ``season_frac`` [-],
+        ``window_mean_intensity_g_per_kwh``, ``annual_mean_intensity_g_per_kwh``,
+        ``hour_aligned_co2_g``, ``annual_average_co2_g`` [gCO2e].
+    """
+    from finops_lib.calc.carbon import hour_aligned_vs_average
+
+    total = hour_aligned_vs_average(energy_kwh_hourly, intensity_g_per_kwh, missing="skip",
+                                    mean_intensity_g_per_kwh=annual_mean_g_per_kwh)  # fmt: skip
+    window = hour_aligned_vs_average(energy_kwh_hourly, intensity_g_per_kwh, missing="skip")
+    return {"hour_aligned_vs_annual_frac": total["relative_difference_frac"],
+            "alignment_frac": window["relative_difference_frac"],
+            "season_frac": window["mean_intensity_g_per_kwh"] / annual_mean_g_per_kwh - 1,
+            "window_mean_intensity_g_per_kwh": window["mean_intensity_g_per_kwh"],
+            "annual_mean_intensity_g_per_kwh": float(annual_mean_g_per_kwh),
+            "hour_aligned_co2_g": total["hour_aligned_co2_g"], "annual_average_co2_g": total["average_factor_co2_g"]}
+
+
+#: Outputs of the scenario summary as (column prefix, metric stem, unit suffix).
+_SUMMARY_OUTPUTS = (("cost_eur", "cost", "eur"), ("co2_kg", "co2", "kg"), ("energy_kwh", "energy", "kwh"))
+
+
+def scenario_metrics(summary: pd.DataFrame, savings: pd.DataFrame, quantiles=("q05", "q50", "q95")) -> dict:
+    """
+    ``metrics.json`` keys of the scenario tables (notebook 03).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Index = scenario; columns ``<output>_<q>`` (e.g. ``co2_kg_q50``).
+    savings : pandas.DataFrame
+        Index = scenario; columns ``<output>_<q>`` of relative savings.
+
+    Returns
+    -------
+    dict
+        ``<scenario>_<stem>_<q>_<unit>`` (e.g. ``baseline_co2_q50_kg``,
+        ``office_hours_cost_q05_eur``) and
+        ``<scenario>_saving_<stem>_<q>_frac`` (e.g. ``combined_saving_co2_q50_frac``).
+    """
+    out = {}
+    for k in summary.index:
+        for col, stem, unit in _SUMMARY_OUTPUTS:
+            out |= {f"{k}_{stem}_{q}_{unit}": float(summary.loc[k, f"{col}_{q}"]) for q in quantiles}
+    for k in savings.index:
+        for col, stem, _ in _SUMMARY_OUTPUTS[:2]:
+            out |= {f"{k}_saving_{stem}_{q}_frac": float(savings.loc[k, f"{col}_{q}"]) for q in quantiles}
+    return out

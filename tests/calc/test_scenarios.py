@@ -358,3 +358,28 @@ def test_shift_invariants_on_random_fleets(seed):
     out, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
     assert (plan["reason"] == "moved").sum() > 0
     _check_shift_invariants(fh, jobs, out, plan)
+
+
+# --------------------------------------------------------------------------- accounting helpers
+def test_hour_aligned_split_hand_computed():
+    h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    ci = pd.Series([100.0, 300.0], index=h)
+    got = sc.hour_aligned_split(pd.Series([3.0, 1.0], index=h), ci, 250.0)
+    # aligned 3*100 + 1*300 = 600; window mean 200 -> 800; annual 250 -> 1000
+    assert got["hour_aligned_vs_annual_frac"] == pytest.approx(-0.4)
+    assert got["alignment_frac"] == pytest.approx(-0.25)
+    assert got["season_frac"] == pytest.approx(-0.2)
+    assert (1 + got["alignment_frac"]) * (1 + got["season_frac"]) == pytest.approx(1 + got["hour_aligned_vs_annual_frac"])
+    flat = sc.hour_aligned_split(pd.Series([1.0, 1.0], index=h), ci, 200.0)
+    assert flat["alignment_frac"] == pytest.approx(0.0) and flat["season_frac"] == pytest.approx(0.0)
+
+
+def test_scenario_metrics_keys_and_values():
+    cols = [f"{o}_{q}" for o in ("cost_eur", "co2_kg", "energy_kwh") for q in ("q05", "q50", "q95")]
+    summary = pd.DataFrame([np.arange(9.0), np.arange(9.0) + 10], index=["baseline", "combined"], columns=cols)
+    savings = pd.DataFrame([np.arange(9.0) / 100], index=["combined"], columns=cols)
+    m = sc.scenario_metrics(summary, savings)
+    assert m["baseline_cost_q05_eur"] == 0.0 and m["baseline_co2_q50_kg"] == 4.0
+    assert m["combined_energy_q95_kwh"] == 18.0
+    assert m["combined_saving_cost_q50_frac"] == 0.01 and m["combined_saving_co2_q95_frac"] == 0.05
+    assert len(m) == 2 * 9 + 6 and not any("energy" in k and "saving" in k for k in m)
