@@ -102,6 +102,11 @@ class WorldConfig:
     ``spot_interruption_rate`` per Spot worker; ``cloudwatch_gap_rate`` per
     instance-hour; ``short_run_rate`` per nightly batch run (an aborted run of
     under 60 s before the real one, to exercise the billing minimum).
+    ``terminated_launch_within_retention``: an instance terminated in the
+    window was launched within CloudTrail's 90 days, so the collector can
+    recover its type from the RunInstances record after it vanished from
+    DescribeInstances; ``False`` lets launches be older (then type and
+    lifecycle are a reported gap, as on a real account).
     ``spot_price_frac`` is the mean Spot price as a fraction of on-demand;
     ``None`` (default) draws it per type from the truth's own range
     (:data:`finops_lib.sandbox.truth.SPOT_MEAN_FRAC_RANGE`); either way the
@@ -127,6 +132,7 @@ class WorldConfig:
     spot_price_frac: float | None = None
     collection_lag_h: float = 0.0
     truth_power_model: str = "specpower"
+    terminated_launch_within_retention: bool = True
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -197,6 +203,8 @@ def _validate(c: WorldConfig) -> None:
         not isinstance(c.spot_price_frac, int | float) or not 0.0 < c.spot_price_frac <= 1.0
     ):
         raise bad("spot_price_frac", "must be in (0, 1]")
+    if not isinstance(c.terminated_launch_within_retention, bool):
+        raise bad("terminated_launch_within_retention", "must be true or false")
     if not isinstance(c.collection_lag_h, int | float) or c.collection_lag_h < 0:
         raise bad("collection_lag_h", "must be >= 0")
     if c.truth_power_model not in TRUTH_POWER_MODELS:
@@ -411,6 +419,9 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
         # records of this instance
         evs = _records_for(iid, itype, clipped, config, ws, rng, lifecycle=lifecycle, tags=tags)
         retained_s = int((as_of - pd.Timedelta(days=CLOUDTRAIL_RETENTION_DAYS) - ws).total_seconds())
+        ends_terminated = bool(clipped) and clipped[-1][4] in ("terminate_api", "spot_interruption")
+        if config.terminated_launch_within_retention and ends_terminated and created_s < retained_s + 3600:
+            created_s = int(rng.uniform(retained_s + 3600, min(-3600, clipped[0][1])))
         if retained_s <= created_s < 0:  # the launch before the window, still within CloudTrail's 90 days
             evs.insert(0, _record(iid, itype, created_s, "RunInstances", None, "pending", config, ws, rng,
                                   lifecycle=lifecycle, tags=tags))  # fmt: skip

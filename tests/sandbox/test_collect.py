@@ -23,7 +23,7 @@ from finops_lib.snapshot import read_snapshot
 
 pytestmark = pytest.mark.slow
 
-SMALL = {"n_instances": 8, "days": 5, "seed": 11}
+SMALL = {"n_instances": 8, "days": 5, "seed": 11, "terminated_launch_within_retention": False}
 
 
 def _closed(url: str) -> bool:
