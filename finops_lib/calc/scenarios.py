@@ -259,15 +259,20 @@ def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[st
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
-def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24) -> pd.DataFrame:
+def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24, *,
+                  delay_only: bool = True) -> pd.DataFrame:
     """Jobs of instances tagged ``flexible=true`` with a ``deadline_hour_utc`` tag.
 
     Each run of consecutive running hours is one job. Its deadline is the
-    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end, but
-    never later than the start of the next run of the same instance; it may
-    start at most ``window_h`` hours before the deadline, but not before the
-    previous run of the same instance ended. So a job can only move within
-    the idle gaps around it.
+    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end (the
+    world's own deadline, from the tag), but never later than the start of
+    the next run of the same instance.
+
+    ``delay_only`` (default): the job is released at its original start --
+    its input is not there earlier, so it can only be delayed, never moved
+    ahead. ``delay_only=False`` (an upper bound that assumes the input is
+    ready earlier): it may start at most ``window_h`` hours before the
+    deadline, but not before the previous run of the same instance ended.
 
     Returns
     -------
@@ -305,7 +310,7 @@ def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h:
             if k > 0:
                 prev = g.loc[k - 1]
                 release = max(release, prev["original_start"] + pd.Timedelta(hours=int(prev["duration_h"])))
-            release = min(release, start)
+            release = start if delay_only else min(release, start)
             rows.append({"instance_id": iid, "release": release, "duration_h": job.duration_h, "deadline": deadline,
                          "original_start": start})
     return pd.DataFrame(rows, columns=JOB_COLUMNS)

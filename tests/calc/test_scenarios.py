@@ -191,12 +191,18 @@ def test_flexible_jobs_use_deadline_tag_and_shift_into_green_night():
     fh = _fleet(h, [("i-f", "c6g.large")], [run], [np.full(48, 0.5)])
     tags = '{"flexible": "true", "deadline_hour_utc": "6"}'
     inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"], "tags": [tags]})
-    jobs = sc.flexible_jobs(fh, inst, window_h=24)
+    jobs = sc.flexible_jobs(fh, inst, window_h=24, delay_only=False)
     assert jobs.loc[0, "deadline"] == h[30] and jobs.loc[0, "release"] == h[6] and jobs.loc[0, "duration_h"] == 2
     intensity = pd.Series(400.0, index=h)
     intensity.iloc[13:15] = 100.0
     shifted, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
     assert plan.loc[0, "best_start"] == h[13] and plan.loc[0, "shift_h"] == -12
+    # delay-only (the default): released at its original start, the job can only wait for greener hours
+    late = sc.flexible_jobs(fh, inst, window_h=24)
+    assert late.loc[0, "release"] == late.loc[0, "original_start"] == h[25]
+    intensity.iloc[28:30] = 150.0
+    _, plan2 = sc.apply_carbon_aware_shift(fh, late, intensity)
+    assert plan2.loc[0, "best_start"] == h[28] and plan2.loc[0, "shift_h"] == 3
     assert shifted.set_index("hour")["running_frac"].iloc[13:15].tolist() == [1.0, 1.0]
     assert shifted["running_frac"].sum() == 2
     bad = inst.assign(tags='{"flexible": "true"}')
