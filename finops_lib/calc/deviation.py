@@ -300,20 +300,20 @@ def energy_ratio_spread(estimated: pd.DataFrame, truth: pd.DataFrame, *, min_run
     Returns
     -------
     dict
-        ``ratio_q05``/``ratio_q50``/``ratio_q95`` [-], ``ratio_cv_frac``
-        (sd / mean over instance-hours), ``ratio_cv_across_hours_frac`` (mean
-        over instances of the within-instance CV), ``ratio_cv_across_instances_frac``
-        (CV of the per-instance mean ratios), ``instance_hours_count``.
+        ``q05_ratio``/``q50_ratio``/``q95_ratio`` [-], ``cv_frac`` (sd / mean
+        over instance-hours), ``cv_across_hours_frac`` (mean over instances
+        of the within-instance CV), ``cv_across_instances_frac`` (CV of the
+        per-instance mean ratios), ``instance_hours_count``.
     """
     key = ["instance_id", "hour"]
     m = estimated[key + ["energy_kwh"]].merge(truth[key + ["energy_kwh", "running_frac"]], on=key,
                                               suffixes=("_est", "_true"))  # fmt: skip
     m = m[(m["running_frac"] >= min_running_frac) & (m["energy_kwh_est"] > 0) & m["energy_kwh_true"].notna()]
     r = m["energy_kwh_true"] / m["energy_kwh_est"]
-    out = {f"ratio_q{round(q * 100):02d}": float(r.quantile(q)) for q in quantiles}
+    out = {f"q{round(q * 100):02d}_ratio": float(r.quantile(q)) for q in quantiles}
     g = r.groupby(m["instance_id"])
-    out |= {"ratio_cv_frac": float(r.std() / r.mean()),
-            "ratio_cv_across_hours_frac": float((g.std() / g.mean()).mean()),
-            "ratio_cv_across_instances_frac": float(g.mean().std() / g.mean().mean()),
+    out |= {"cv_frac": float(r.std() / r.mean()),
+            "cv_across_hours_frac": float((g.std() / g.mean()).mean()),
+            "cv_across_instances_frac": float(g.mean().std() / g.mean().mean()),
             "instance_hours_count": int(len(r))}  # fmt: skip
     return out

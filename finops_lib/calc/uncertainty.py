@@ -613,9 +613,9 @@ def coverage_table(rows: pd.DataFrame, nominal: float = 0.90, confidence: float 
     pandas.DataFrame
         Index = output; ``worlds_count``, ``hits_count``, ``coverage_frac``,
         ``coverage_ci_low_frac``, ``coverage_ci_high_frac``,
-        ``nominal_inside_ci`` (bool), ``truth_below_q05_count``,
-        ``truth_above_q95_count``, ``median_truth_over_q50``,
-        ``median_half_width_frac``.
+        ``nominal_inside_ci_count`` (1 if the nominal coverage lies inside the
+        CI, else 0), ``truth_below_q05_count``, ``truth_above_q95_count``,
+        ``median_truth_over_q50_ratio``, ``median_half_width_frac``.
 
     References
     ----------
@@ -631,9 +631,9 @@ def coverage_table(rows: pd.DataFrame, nominal: float = 0.90, confidence: float 
         ci = stats.binomtest(k, n, nominal).proportion_ci(confidence, method="exact")
         out[o] = {"worlds_count": n, "hits_count": k, "coverage_frac": k / n,
                   "coverage_ci_low_frac": ci.low, "coverage_ci_high_frac": ci.high,
-                  "nominal_inside_ci": bool(ci.low <= nominal <= ci.high),
+                  "nominal_inside_ci_count": int(ci.low <= nominal <= ci.high),
                   "truth_below_q05_count": int((rows[f"{o}_truth"] < rows[f"{o}_q05"]).sum()),
                   "truth_above_q95_count": int((rows[f"{o}_truth"] > rows[f"{o}_q95"]).sum()),
-                  "median_truth_over_q50": float(rows[f"{o}_truth_over_q50"].median()),
+                  "median_truth_over_q50_ratio": float(rows[f"{o}_truth_over_q50"].median()),
                   "median_half_width_frac": float(rows[f"{o}_half_width_frac"].median())}  # fmt: skip
     return pd.DataFrame.from_dict(out, orient="index")

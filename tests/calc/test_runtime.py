@@ -602,5 +602,5 @@ def test_energy_ratio_spread_hand_computed():
     truth = est.assign(energy_kwh=[1.0, 2.0, 3.0, 3.0], running_frac=[1.0, 1.0, 1.0, 0.5])
     s = energy_ratio_spread(est, truth)
     assert s["instance_hours_count"] == 3  # b's partial hour is left out
-    assert s["ratio_q50"] == pytest.approx(2.0)
-    assert s["ratio_cv_across_instances_frac"] == pytest.approx(np.std([1.5, 3.0], ddof=1) / 2.25)
+    assert s["q50_ratio"] == pytest.approx(2.0)
+    assert s["cv_across_instances_frac"] == pytest.approx(np.std([1.5, 3.0], ddof=1) / 2.25)
