@@ -316,8 +316,24 @@ def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h:
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
+def forecast_at(forecasts: pd.DataFrame, decision_time) -> pd.Series:
+    """The latest forecast issued strictly before ``decision_time``, by target hour. [gCO2e/kWh]
+
+    ``forecasts``: ``issued_at``, ``hour``, ``intensity_g_per_kwh`` of one
+    signal (an ``intensity_forecasts`` table filtered to one
+    ``emission_factor_type``). Empty when no forecast was issued before.
+    """
+    t = pd.Timestamp(decision_time)
+    issued = forecasts.loc[forecasts["issued_at"] < t, "issued_at"]
+    if issued.empty:
+        return pd.Series(dtype=float)
+    f = forecasts[forecasts["issued_at"] == issued.max()]
+    return f.set_index("hour")["intensity_g_per_kwh"].sort_index().astype(float)
+
+
 def apply_carbon_aware_shift(
-    fleet_hourly: pd.DataFrame, jobs: pd.DataFrame, intensity_g_per_kwh: pd.Series
+    fleet_hourly: pd.DataFrame, jobs: pd.DataFrame, intensity_g_per_kwh: pd.Series,
+    forecasts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scenario: move each flexible job into its greenest window before its deadline.
 
@@ -339,6 +355,13 @@ def apply_carbon_aware_shift(
         :func:`jobs_from_fleet_hourly`).
     intensity_g_per_kwh : pandas.Series
         Hourly intensity by UTC hour; missing hours are gaps. [gCO2e/kWh]
+    forecasts : pandas.DataFrame, optional
+        Forecasts as issued (``issued_at``, ``hour``, ``intensity_g_per_kwh``,
+        one signal). When given, each job is decided on the latest forecast
+        issued before its release (:func:`forecast_at`) -- what a scheduler
+        knew then -- and only within the forecast's horizon; the realised
+        series still scores the result. Without it the realised series
+        decides (perfect foresight: an upper bound).
 
     Returns
     -------
@@ -347,7 +370,8 @@ def apply_carbon_aware_shift(
         block's values; hours vacated get running_frac 0 and NaN CPU).
     plan : pandas.DataFrame
         ``jobs`` plus ``best_start``, ``shift_h`` and ``reason`` (moved,
-        not_greener, own_window_lacks_intensity, target_hours_busy).
+        not_greener, own_window_lacks_intensity, no_forecast,
+        target_hours_busy).
 
     Raises
     ------
@@ -381,8 +405,17 @@ def apply_carbon_aware_shift(
             continue
         release = max(pd.Timestamp(job.release), first_hour)
         deadline = min(pd.Timestamp(job.deadline), last_hour)  # >= orig + d, since the own window has data
-        start = carbon_aware_shift(release, d, deadline, s)
-        if not _window_mean(s, start, d) < orig_mean:
+        dec = s
+        if forecasts is not None:
+            dec = forecast_at(forecasts, job.release)
+            if dec.empty or np.isnan(_window_mean(dec, orig, d)):
+                best.append(orig), reasons.append("no_forecast")
+                continue
+            dec = _complete_hourly(dec)
+            deadline = min(deadline, dec.index.max() + pd.Timedelta(hours=1))
+            orig_mean = _window_mean(dec, orig, d)
+        start = carbon_aware_shift(release, d, deadline, dec)
+        if not _window_mean(dec, start, d) < orig_mean:
             best.append(orig), reasons.append("not_greener")
             continue
         new = pd.date_range(start, periods=d, freq="h")

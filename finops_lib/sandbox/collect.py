@@ -114,6 +114,7 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
                 intensity_source=intensity_source, with_resources=with_resources, cache_dir=None,
                 manifest_extra=sandbox_manifest, progress=progress,
                 cloudtrail_min_interval_s=0.5 if throttle_cloudtrail else 0.0, now=world.as_of,
+                forecast_source="watttime",
             )
             lap("collect")
         lap("stop")
@@ -122,6 +123,9 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
         ih = tables["intensity_hourly"].copy()
         ih["source"] = "sandbox-synthetic"
         tables["intensity_hourly"] = ih
+        fc = tables["intensity_forecasts"].copy()
+        fc["source"] = "sandbox-synthetic"
+        tables["intensity_forecasts"] = fc
         tables.update(world.truth_tables())
         manifest = {k: v for k, v in snap.manifest.items() if k not in _GENERATED}
         path = write_snapshot(tables, manifest, out_dir, overwrite=overwrite)

@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
-from finops_lib import factors
+from finops_lib import constants, factors
 from finops_lib.sandbox.world import ACCOUNT_ID, USAGE_TYPE_PREFIX, World
 
 log = logging.getLogger(__name__)
@@ -694,8 +694,11 @@ def _watttime_handler(world: World):
             return (200, "application/json", {"token": token}) if auth == want else err(401, "bad credentials")
         if headers.get("Authorization") != f"Bearer {token}":
             return err(401, "missing or invalid bearer token")
+        if path == "/v3/forecast/historical":
+            return forecasts(query)
         if path != "/v3/historical":
-            return err(404, f"unknown path {path!r} (the sandbox serves /login and /v3/historical)")
+            return err(404, f"unknown path {path!r} (the sandbox serves /login, /v3/historical, "
+                            "/v3/forecast/historical)")
         calls["historical"] += 1
         q = {k: v[-1] for k, v in query.items()}
         if q.get("region") != region:
@@ -718,6 +721,36 @@ def _watttime_handler(world: World):
         meta = {"region": region, "signal_type": "co2_moer", "units": "lbs_co2_per_mwh",
                 "data_point_period_seconds": 300, "model": {"date": "2026-01-01", "type": "sandbox-synthetic"},
                 "warnings": [{"type": "SIMULATED", "message": "sandbox-synthetic marginal signal"}]}  # fmt: skip
+        return 200, "application/json", {"data": data, "meta": meta}
+
+    fc = world.forecasts
+    by_sig = {} if fc is None else {k: g for k, g in fc.groupby("signal")}
+
+    def forecasts(query):
+        calls["forecast_historical"] = calls.get("forecast_historical", 0) + 1
+        q = {k: v[-1] for k, v in query.items()}
+        if q.get("region") != region:
+            return err(400, f"region {q.get('region')!r} not available (sandbox: {region!r})")
+        sig = q.get("signal_type")
+        if sig not in by_sig:
+            return err(400, f"the sandbox serves signal_type in {sorted(by_sig)}")
+        try:
+            t0, t1 = (pd.Timestamp(q[k]).tz_convert("UTC") for k in ("start", "end"))
+        except (KeyError, ValueError, TypeError) as exc:
+            return err(400, f"bad or missing start/end: {exc}")
+        if t1 - t0 > pd.Timedelta(days=WATTTIME_MAX_DAYS):
+            return err(400, f"range longer than {WATTTIME_MAX_DAYS} days")
+        g = by_sig[sig]
+        g = g[(g["issued_at"] >= t0) & (g["issued_at"] < min(t1, world.as_of))]
+        data = []
+        for issued, gg in g.groupby("issued_at", sort=True):
+            data.append({"generated_at": issued.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "forecast": [
+                {"point_time": h.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                 "value": round(float(v) / constants.G_PER_KWH_PER_LB_PER_MWH, 3)}
+                for h, v in zip(gg["hour"], gg["intensity_g_per_kwh"], strict=True)]})  # fmt: skip
+        meta = {"region": region, "signal_type": sig, "units": "lbs_co2_per_mwh",
+                "data_point_period_seconds": 3600,  # the sandbox's forecasts are hourly
+                "warnings": [{"type": "SIMULATED", "message": "sandbox-synthetic forecasts with errors"}]}  # fmt: skip
         return 200, "application/json", {"data": data, "meta": meta}
 
     handle.calls = calls

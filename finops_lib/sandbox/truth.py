@@ -294,6 +294,44 @@ def served_intensity(true_g_per_kwh: pd.Series, as_of: pd.Timestamp,
     return served.round(3), pd.Series(est, index=hours, name="is_estimated")
 
 
+#: Forecast error: log-sd at a 24 h horizon, growing like sqrt(horizon) (modelling choice
+#: in the range of published day-ahead carbon-intensity forecast errors for Germany,
+#: MAPE ~ 10-20 %, Maji et al. 2022, CarbonCast; *unconfirmed*).
+FORECAST_LOG_SD_24H = 0.15
+#: Forecast horizon served per issue [h] and issue interval [h] (modelling choices).
+FORECAST_HORIZON_H = 24
+FORECAST_ISSUE_EVERY_H = 1
+
+
+def forecasts_as_issued(true_g_per_kwh: pd.Series, issued_at: pd.DatetimeIndex,
+                        rng: np.random.Generator, horizon_h: int = FORECAST_HORIZON_H) -> pd.DataFrame:
+    """
+    Forecasts as they were issued: for each issue time, the next ``horizon_h`` hours.
+
+    ``forecast = truth x exp(e_k)``; within one issue ``e`` is a random walk
+    over the horizon k = 1..H with step sd ``FORECAST_LOG_SD_24H / sqrt(24)``
+    (so sd(e_24) = :data:`FORECAST_LOG_SD_24H`); issues are independent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``issued_at``, ``hour`` (target hour start), ``intensity_g_per_kwh``;
+        only targets inside ``true_g_per_kwh``'s index.
+    """
+    step = FORECAST_LOG_SD_24H / np.sqrt(24.0)
+    k = np.arange(1, horizon_h + 1)
+    frames = []
+    for t in issued_at:
+        targets = t.floor("h") + pd.to_timedelta(k, unit="h")
+        vals = true_g_per_kwh.reindex(targets).to_numpy(float)
+        e = np.cumsum(rng.normal(0.0, step, size=horizon_h))
+        ok = ~np.isnan(vals)
+        frames.append(pd.DataFrame({"issued_at": t, "hour": targets[ok], "intensity_g_per_kwh": (vals * np.exp(e))[ok]}))
+    if not frames:
+        return pd.DataFrame(columns=["issued_at", "hour", "intensity_g_per_kwh"])
+    return pd.concat(frames, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- #
 # billing
 # --------------------------------------------------------------------------- #

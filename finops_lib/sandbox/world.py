@@ -258,6 +258,7 @@ class World:
     truth_it_energy_kwh: np.ndarray | None = None  # (n_instances, n_hours) true IT energy, no PUE [kWh]
     truth_pue_hourly: np.ndarray | None = None  # (n_hours,) true PUE [-]
     billing: pd.DataFrame | None = None  # truth_billing rows (pieces + RI fees)
+    forecasts: pd.DataFrame | None = None  # as issued: signal, issued_at, hour, intensity_g_per_kwh
 
     @property
     def hours(self) -> pd.DatetimeIndex:
@@ -494,6 +495,15 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
     true_ci = _intensity.synthetic_intensity_g_per_kwh(year, _rng(config.seed, 5))
     ci, ci_est = _truth.served_intensity(true_ci, as_of, _rng(config.seed, 7))
     pue_h = _truth.pue_hourly(hours, params.pue_annual)
+    # forecasts as issued every hour from a day before the window to its end (average and marginal signals)
+    issued = pd.date_range(ws - pd.Timedelta(days=1), min(we, as_of), freq=f"{_truth.FORECAST_ISSUE_EVERY_H}h",
+                           inclusive="left")  # fmt: skip
+    frng = _rng(config.seed, 11)
+    moer_true = _intensity.marginal_lb_per_mwh(true_ci) * constants.G_PER_KWH_PER_LB_PER_MWH
+    forecasts = pd.concat([
+        _truth.forecasts_as_issued(true_ci, issued, frng).assign(signal="co2_aoer"),
+        _truth.forecasts_as_issued(moer_true, issued, frng).assign(signal="co2_moer"),
+    ], ignore_index=True)  # fmt: skip
     prices = {t: v["usd_per_hour"] for t, v in factors.INSTANCE_CATALOG.items()}
     one_piece = pieces_df.groupby("instance_id").agg(k=("start_s", "size"), sc=("start_cause", "first"),
                                                      ec=("end_cause", "last"))  # fmt: skip
@@ -516,7 +526,7 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
         intensity_year=ci, moer_year=_intensity.marginal_lb_per_mwh(ci), true_factors=tf,
         truth_cpu_hourly=truth_cpu, running_frac_hourly=running_frac, list_prices=prices,
         intensity_true_year=true_ci, intensity_estimated_year=ci_est, truth_it_energy_kwh=it_kwh,
-        truth_pue_hourly=pue_h, billing=billing,
+        truth_pue_hourly=pue_h, billing=billing, forecasts=forecasts,
     )  # fmt: skip
 
 

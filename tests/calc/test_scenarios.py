@@ -389,3 +389,30 @@ def test_scenario_metrics_keys_and_values():
     assert m["combined_energy_q95_kwh"] == 18.0
     assert m["combined_saving_cost_q50_frac"] == 0.01 and m["combined_saving_co2_q95_frac"] == 0.05
     assert len(m) == 2 * 9 + 6 and not any("energy" in k and "saving" in k for k in m)
+
+
+def test_shift_decides_on_the_forecast_issued_before_release():
+    """The forecast issued before the job's release decides; the realised series only scores."""
+    h = pd.date_range("2024-01-01", periods=24, freq="h", tz="UTC")
+    run = np.zeros(24)
+    run[2] = 1.0
+    fh = _fleet(h, [("i-f", "c6g.large")], [run], [np.full(24, 0.5)])
+    inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"],
+                         "tags": ['{"flexible": "true", "deadline_hour_utc": "12"}']})
+    jobs = sc.flexible_jobs(fh, inst)
+    realised = pd.Series(400.0, index=h)
+    realised.iloc[9] = 100.0  # truly greenest at 09:00
+    # issued at 01:00 (before release 02:00): predicts 05:00 greenest; one issued at 02:00 is too late
+    f1 = pd.DataFrame({"issued_at": h[1], "hour": h[2:14], "intensity_g_per_kwh": 400.0})
+    f1.loc[f1["hour"] == h[5], "intensity_g_per_kwh"] = 200.0
+    f2 = pd.DataFrame({"issued_at": h[2], "hour": h[3:15], "intensity_g_per_kwh": 400.0})
+    f2.loc[f2["hour"] == h[9], "intensity_g_per_kwh"] = 100.0
+    fc = pd.concat([f1, f2], ignore_index=True)
+    _, plan = sc.apply_carbon_aware_shift(fh, jobs, realised, forecasts=fc)
+    assert plan.loc[0, "best_start"] == h[5] and plan.loc[0, "reason"] == "moved"
+    _, oracle = sc.apply_carbon_aware_shift(fh, jobs, realised)  # perfect foresight
+    assert oracle.loc[0, "best_start"] == h[9]
+    # no forecast issued before release: the job stays
+    _, none = sc.apply_carbon_aware_shift(fh, jobs, realised, forecasts=f2)
+    assert none.loc[0, "reason"] == "no_forecast" and none.loc[0, "shift_h"] == 0
+    assert sc.forecast_at(fc, h[2]).index[0] == h[2]

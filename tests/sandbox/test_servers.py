@@ -283,3 +283,16 @@ def test_intensity_truth_is_hidden_behind_the_served_estimate(world, truth):
     ratio = world.intensity_year.reindex(ti["hour"]).to_numpy() / ti["intensity_g_per_kwh"].to_numpy()
     assert 0.005 < np.abs(np.log(ratio)).mean() < 0.2 and np.std(ratio) > 0.005
     assert np.isfinite(ti["intensity_g_per_kwh"]).all()
+
+
+def test_watttime_forecasts_as_issued_round_trip(world, ep):
+    start = world.window_start
+    df, meta = carbon.get_forecasts_watttime("DE", start, start + pd.Timedelta(days=2),
+                                             (ep.watttime_username, ep.watttime_password), ep.watttime)  # fmt: skip
+    assert set(df["emission_factor_type"]) == {"marginal", "average"}
+    avg = df[df["emission_factor_type"] == "average"]
+    want = world.forecasts[(world.forecasts["signal"] == "co2_aoer") & world.forecasts["issued_at"].between(
+        start, start + pd.Timedelta(days=2), inclusive="left")]
+    m = avg.merge(want, on=["issued_at", "hour"], suffixes=("", "_w"), validate="one_to_one")
+    assert len(m) == len(want) == 48 * 24
+    assert_allclose(m["intensity_g_per_kwh"], m["intensity_g_per_kwh_w"], rtol=1e-4)

@@ -331,3 +331,16 @@ def test_marginal_signal_level(year):
     m = ci.marginal_lb_per_mwh(year)
     assert_allclose((m * 0.45359237).mean(), 731.22, rtol=1e-9)
     assert np.corrcoef(m, year)[0, 1] > 0.99
+
+
+def test_forecasts_as_issued_err_more_with_horizon(world):
+    fc = world.forecasts
+    assert set(fc["signal"]) == {"co2_aoer", "co2_moer"}
+    avg = fc[fc["signal"] == "co2_aoer"]
+    assert (avg["hour"] > avg["issued_at"]).all() and avg["issued_at"].max() < world.as_of
+    true = world.intensity_true_year
+    err = np.log(avg["intensity_g_per_kwh"].to_numpy() / true.reindex(avg["hour"]).to_numpy())
+    lead = ((avg["hour"] - avg["issued_at"].dt.floor("h")) / pd.Timedelta(hours=1)).to_numpy()
+    sd1, sd24 = err[lead == 1].std(), err[lead == 24].std()
+    assert_allclose(sd24, T.FORECAST_LOG_SD_24H, rtol=0.2)
+    assert sd1 < sd24 / 3
