@@ -416,3 +416,17 @@ def test_shift_decides_on_the_forecast_issued_before_release():
     _, none = sc.apply_carbon_aware_shift(fh, jobs, realised, forecasts=f2)
     assert none.loc[0, "reason"] == "no_forecast" and none.loc[0, "shift_h"] == 0
     assert sc.forecast_at(fc, h[2]).index[0] == h[2]
+
+
+def test_job_level_shift_saving_hand_computed():
+    h = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
+    run = np.array([1.0, 0, 0, 0, 0, 0])
+    fh = _fleet(h, [("i-f", "m6a.large")], [run], [np.array([0.5] + [np.nan] * 5)])
+    plan = pd.DataFrame({"instance_id": ["i-f"], "original_start": [h[0]], "duration_h": [1], "best_start": [h[3]],
+                         "reason": ["moved"]})
+    intensity = pd.Series([400.0, 400, 400, 100, 400, 400], index=h)
+    got = sc.job_level_shift_saving(plan, fh, _profiles(), intensity)
+    p = 6.010  # BoaviztAPI m6a.large at 50 % load [W]
+    assert got["job_saving_co2_frac"] == pytest.approx(0.75)
+    assert got["job_co2_original_g"] == pytest.approx(p * 400 / 1000)
+    assert got["jobs_count"] == 1 and got["moved_jobs_count"] == 1
