@@ -428,14 +428,14 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
                                   lifecycle=lifecycle, tags=tags))  # fmt: skip
         fault_kind = None
         if case is None and u >= config.os_shutdown_rate and evs:
-            in_window = [e for e in evs if e["event_time"] >= ws]
+            # an instance that vanishes from DescribeInstances and loses its only in-window record would be
+            # invisible to every estimator; the sandbox does not model that case (no record-hiding fault there)
+            hideable = len([e for e in evs if e["event_time"] >= ws]) > 1 or not ends_terminated
             if u < config.os_shutdown_rate + config.missing_record_rate:
-                # (an instance that vanishes from DescribeInstances and loses its only in-window record
-                # would be invisible to every estimator; the sandbox does not model that case)
-                if len(in_window) > 1 or not ends_terminated:
+                if hideable:
                     fault_kind = "missing_record"
                     evs[int(t_frac * len(evs))]["fault"] = "missing_record"
-            elif u < config.os_shutdown_rate + config.missing_record_rate + config.late_record_rate:
+            elif u < config.os_shutdown_rate + config.missing_record_rate + config.late_record_rate and hideable:
                 fault_kind = "late_record"
                 last = evs[-1]
                 last["fault"] = "late_record"
