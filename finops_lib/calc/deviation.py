@@ -20,9 +20,10 @@ import pandas as pd
 #: Bland-Altman limits of agreement: bias +/- 1.96 sd (95 % of differences) [1].
 LOA_Z = 1.96
 
-#: Cost Explorer usage-type substrings -> gap category (first match wins).
+#: Cost Explorer usage-type substrings -> gap category (first match wins). ``HeavyUsage`` is the
+#: hourly fee of an EC2 Reserved Instance (its covered usage shows as BoxUsage at 0): compute.
 USAGE_CATEGORIES = (
-    ("compute", ("BoxUsage", "SpotUsage")),
+    ("compute", ("BoxUsage", "SpotUsage", "HeavyUsage")),
     ("ebs", ("EBS:",)),
     ("data_transfer", ("DataTransfer",)),
 )
