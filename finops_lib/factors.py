@@ -434,47 +434,71 @@ EUR_PER_USD = {"value": 0.9239, "unit": "EUR/USD", "year": 2024, "source": "ECB 
 BILLING_MINIMUM_S = 60
 
 # --------------------------------------------------------------------------- #
-# Uncertainty priors (shared by the Monte Carlo and by the sandbox's hidden truth)
+# Uncertainty priors of the Monte Carlo (from sources; the sandbox never reads them)
 # --------------------------------------------------------------------------- #
-#: Named input distributions. The sandbox draws its hidden true factors from
-#: exactly these priors (and never tells the estimate), so a calibrated Monte
-#: Carlo covers the truth at its nominal rate.
-#: Kinds: ``uniform(low, high)``; ``lognormal_frac(sd)`` = multiplicative factor
-#: exp(N(0, sd)).
+#: Named input distributions of :mod:`finops_lib.calc.uncertainty`, each from a
+#: published source or a documented derivation -- never fitted to the sandbox,
+#: whose hidden truth comes from its own code and distributions
+#: (:mod:`finops_lib.sandbox.truth`).
+#: Kinds: ``uniform(low, high)``; ``normal(mean, sd)``; ``lognormal_frac(sd)`` =
+#: multiplicative factor exp(N(0, sd)); ``model_span`` = a position q ~ U(0, 1)
+#: in the span of the power models, resolved at run time per instance type.
 #:
-#: Meaning of each factor (the same in the sandbox truth and in the Monte Carlo):
+#: Meaning of each factor:
 #:
 #: - ``pue``: facility energy = IT energy x pue.
-#: - ``power_scale``: true IT power = power-model output x power_scale.
-#: - ``intensity_scale``: true grid intensity = reported (served) intensity x intensity_scale.
-#: - ``cpu_scale``: true mean CPU = reported CloudWatch CPU x cpu_scale (clipped to 0..1).
+#: - ``power_model``: model-form uncertainty of power. For each instance type the
+#:   fleet's IT energy is computed with every power model of
+#:   :mod:`finops_lib.calc.power` (ccf, boavizta, linear_share) on the same
+#:   loads; the chosen model's energy is multiplied by
+#:   exp(lo_t + q (hi_t - lo_t)) where lo_t / hi_t are the log of the smallest /
+#:   largest model ratio to the chosen model (1 included). One q per draw: the
+#:   models differ systematically, so types move together.
+#: - ``intensity_scale``: true grid intensity = reported measured intensity x intensity_scale.
+#: - ``intensity_estimated_scale``: the same for hours the provider flags as estimated.
+#: - ``cpu_scale``: effective load for the power curve = reported hourly mean CPU x
+#:   cpu_scale (clipped to 0..1).
 #: - ``price_scale``: billed rate = list price x price_scale.
 #: - ``spot_price_frac``: Spot rate = on-demand list price x spot_price_frac (the
 #:   on-demand Pricing API has no Spot prices; a Spot instance's list price is
 #:   its on-demand price).
-#: - ``eur_per_usd``: EUR amount = USD amount x eur_per_usd.
+#:
+#: The EUR/USD rate of a past billing period is data (ECB reference rate), not an
+#: uncertainty: the Monte Carlo converts at a given rate (``EUR_PER_USD`` by default).
 UNCERTAINTY_PRIORS = MappingProxyType(
     {
         "pue": {
-            "kind": "uniform",
-            "low": 1.135,
-            "high": 1.35,
-            "source": "between CCF's AWS PUE (1.135) and the 2024 eu-central-1 figure (1.35, GSF)",
+            "kind": "normal",
+            "mean": 1.35,
+            "sd": 0.04,
+            "source": "centred on the 2024 eu-central-1 figure (1.35, GSF real-time-cloud); sd 0.04 from "
+            "its year-to-year change (1.32 in 2022, same file) combined with a seasonal swing of a few "
+            "hundredths within a window shorter than a year (Google quarterly per-site PUE)",
         },
-        "power_scale": {
-            "kind": "lognormal_frac",
-            "sd": 0.10,
-            "source": "Boavizta power +/-10 % (original thesis uncertainty table)",
+        "power_model": {
+            "kind": "model_span",
+            "models": ("ccf", "boavizta", "linear_share"),
+            "source": "spread between Cloud Carbon Footprint, BoaviztAPI and the linear seed model "
+            "(Barroso & Hoelzle 2007) on the fleet's own loads, computed by calc.power at run time; "
+            "log-uniform across the span: no published evidence ranks the models for EC2",
         },
         "intensity_scale": {
             "kind": "lognormal_frac",
             "sd": 0.05,
-            "source": "Electricity Maps intensity +/-5 % (original thesis uncertainty table)",
+            "source": "Electricity Maps measured hours +/-5 % (original thesis uncertainty table)",
+        },
+        "intensity_estimated_scale": {
+            "kind": "lognormal_frac",
+            "sd": 0.15,
+            "source": "Electricity Maps estimated hours (isEstimated): gap-filled / nowcast values; "
+            "+/-15 % assumed from the size of day-ahead carbon-intensity forecast errors for Germany "
+            "(MAPE ~ 10-20 %, Maji et al. 2022, CarbonCast; *unconfirmed*)",
         },
         "cpu_scale": {
             "kind": "lognormal_frac",
             "sd": 0.05,
-            "source": "CloudWatch CPU +/-5 % (original thesis uncertainty table)",
+            "source": "CloudWatch CPU +/-5 % (original thesis uncertainty table); also stands for the "
+            "error of applying a power curve to the hourly mean rather than to 5-minute values",
         },
         "price_scale": {
             "kind": "lognormal_frac",
@@ -487,12 +511,6 @@ UNCERTAINTY_PRIORS = MappingProxyType(
             "high": 0.70,
             "source": "AWS EC2 Spot: 'up to 90 % off On-Demand'; assumed range 30-75 % discount "
             "for general-purpose/compute families (unconfirmed, override per experiment)",
-        },
-        "eur_per_usd": {
-            "kind": "uniform",
-            "low": 0.85,
-            "high": 0.97,
-            "source": "ECB reference rate range 2022-2025 (approx. 1.03-1.18 USD/EUR)",
         },
     }
 )

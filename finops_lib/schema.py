@@ -79,6 +79,14 @@ TABLES: dict[str, dict[str, str]] = {
         "estimation_method": "string",  # Electricity Maps estimationMethod, <NA> when measured
         "source": "string",  # electricitymaps / electricitymaps-csv / watttime / sandbox-synthetic
     },
+    "intensity_forecasts": {  # forecasts as issued (decisions use only what was known then)
+        "zone": "string",
+        "issued_at": UTC_TS,  # when the forecast was generated
+        "hour": UTC_TS,  # target hour (start)
+        "intensity_g_per_kwh": "float64",
+        "emission_factor_type": "string",  # marginal / average
+        "source": "string",  # watttime / sandbox-synthetic
+    },
     "power_profiles": {
         "instance_type": "string",
         "load_frac": "float64",  # 0..1

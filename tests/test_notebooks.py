@@ -105,7 +105,10 @@ def test_scenarios_notebook_intervals_and_savings(small_sandbox_snapshot, tmp_pa
     # office hours only stops instances: it never costs more, and combined saves at least as much cost
     assert m["office_hours_saving_cost_q50_frac"] >= 0
     assert m["combined_saving_cost_q50_frac"] >= m["office_hours_saving_cost_q50_frac"] - 1e-12
-    assert m["carbon_aware_shift_saving_co2_q50_frac"] >= 0  # a job only moves into a greener window
+    # decided on the forecast issued before release (not the realised series): a move can turn out slightly
+    # worse, never much; delay-only: no job starts earlier than it did
+    assert m["carbon_aware_shift_saving_co2_q50_frac"] > -0.01
+    assert m["median_job_shift_h"] >= 0
     assert m["co2_pue_region_kg"] / m["co2_pue_ccf_kg"] == pytest.approx(1.35 / 1.135)
     assert 0 < m["embodied_share_frac"] < 1
     assert sum(v for k, v in m.items() if k.startswith("sobol_total_co2_")) > 0.9

@@ -20,9 +20,10 @@ import pandas as pd
 #: Bland-Altman limits of agreement: bias +/- 1.96 sd (95 % of differences) [1].
 LOA_Z = 1.96
 
-#: Cost Explorer usage-type substrings -> gap category (first match wins).
+#: Cost Explorer usage-type substrings -> gap category (first match wins). ``HeavyUsage`` is the
+#: hourly fee of an EC2 Reserved Instance (its covered usage shows as BoxUsage at 0): compute.
 USAGE_CATEGORIES = (
-    ("compute", ("BoxUsage", "SpotUsage")),
+    ("compute", ("BoxUsage", "SpotUsage", "HeavyUsage")),
     ("ebs", ("EBS:",)),
     ("data_transfer", ("DataTransfer",)),
 )
@@ -248,3 +249,72 @@ def runtime_error(estimated: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     out["error_h"] = out["estimated_h"] - out["true_h"]
     out["abs_hourly_error_h"] = g["abs"].sum(min_count=1).where(out["estimated_h"].notna())
     return out.reset_index()
+
+
+def runtime_placement_summary(errors: pd.DataFrame) -> dict[str, float]:
+    r"""
+    Fleet runtime accuracy as totals and hour by hour (placement error).
+
+    Hour-aligned CO₂e depends on *when* an instance ran, not only how long:
+    an estimate that puts an hour at the wrong time scores perfectly on the
+    total but not hour by hour.
+
+    Parameters
+    ----------
+    errors : pandas.DataFrame
+        :func:`runtime_error` output (``error_h``, ``abs_hourly_error_h``,
+        ``true_h`` per instance).
+
+    Returns
+    -------
+    dict
+        ``total_abs_error_frac`` = Σ_i |error_i| / Σ_i true_i (per-instance
+        totals); ``hourly_abs_error_frac`` = Σ_i Σ_h |r̂_ih − r_ih| / Σ true;
+        ``placement_error_frac`` = their difference (hours at the wrong time
+        that cancel in the totals, >= 0); ``true_h`` [h]. NaN estimates are
+        left out (and counted in ``instances_without_estimate_count``).
+    """
+    ok = errors["estimated_h"].notna()
+    true_h = float(errors.loc[ok, "true_h"].sum())
+    tot = float(errors.loc[ok, "error_h"].abs().sum())
+    hourly = float(errors.loc[ok, "abs_hourly_error_h"].sum())
+    den = true_h if true_h > 0 else float("nan")
+    return {"total_abs_error_frac": tot / den, "hourly_abs_error_frac": hourly / den,
+            "placement_error_frac": (hourly - tot) / den, "true_h": true_h,
+            "instances_without_estimate_count": int((~ok).sum())}
+
+
+def energy_ratio_spread(estimated: pd.DataFrame, truth: pd.DataFrame, *, min_running_frac: float = 0.999,
+                        quantiles=(0.05, 0.5, 0.95)) -> dict[str, float]:
+    r"""
+    How the true / estimated energy ratio varies per instance-hour (scoring only).
+
+    Parameters
+    ----------
+    estimated, truth : pandas.DataFrame
+        ``instance_id``, ``hour``, ``energy_kwh`` (e.g. the point estimate of
+        :func:`finops_lib.calc.scenarios.instance_hour_footprint` and the
+        sandbox's ``truth_hourly``). Only instance-hours that ran at least
+        ``min_running_frac`` in the truth and have both values count (so
+        runtime error does not enter the ratio).
+
+    Returns
+    -------
+    dict
+        ``q05_ratio``/``q50_ratio``/``q95_ratio`` [-], ``cv_frac`` (sd / mean
+        over instance-hours), ``cv_across_hours_frac`` (mean over instances
+        of the within-instance CV), ``cv_across_instances_frac`` (CV of the
+        per-instance mean ratios), ``instance_hours_count``.
+    """
+    key = ["instance_id", "hour"]
+    m = estimated[key + ["energy_kwh"]].merge(truth[key + ["energy_kwh", "running_frac"]], on=key,
+                                              suffixes=("_est", "_true"))  # fmt: skip
+    m = m[(m["running_frac"] >= min_running_frac) & (m["energy_kwh_est"] > 0) & m["energy_kwh_true"].notna()]
+    r = m["energy_kwh_true"] / m["energy_kwh_est"]
+    out = {f"q{round(q * 100):02d}_ratio": float(r.quantile(q)) for q in quantiles}
+    g = r.groupby(m["instance_id"])
+    out |= {"cv_frac": float(r.std() / r.mean()),
+            "cv_across_hours_frac": float((g.std() / g.mean()).mean()),
+            "cv_across_instances_frac": float(g.mean().std() / g.mean().mean()),
+            "instance_hours_count": int(len(r))}  # fmt: skip
+    return out

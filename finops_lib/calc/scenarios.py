@@ -259,15 +259,20 @@ def jobs_from_fleet_hourly(fleet_hourly: pd.DataFrame, instance_ids: Iterable[st
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
-def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24) -> pd.DataFrame:
+def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h: int = 24, *,
+                  delay_only: bool = True) -> pd.DataFrame:
     """Jobs of instances tagged ``flexible=true`` with a ``deadline_hour_utc`` tag.
 
     Each run of consecutive running hours is one job. Its deadline is the
-    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end, but
-    never later than the start of the next run of the same instance; it may
-    start at most ``window_h`` hours before the deadline, but not before the
-    previous run of the same instance ended. So a job can only move within
-    the idle gaps around it.
+    first ``deadline_hour_utc`` o'clock (UTC) at or after the run's end (the
+    world's own deadline, from the tag), but never later than the start of
+    the next run of the same instance.
+
+    ``delay_only`` (default): the job is released at its original start --
+    its input is not there earlier, so it can only be delayed, never moved
+    ahead. ``delay_only=False`` (an upper bound that assumes the input is
+    ready earlier): it may start at most ``window_h`` hours before the
+    deadline, but not before the previous run of the same instance ended.
 
     Returns
     -------
@@ -305,14 +310,30 @@ def flexible_jobs(fleet_hourly: pd.DataFrame, instances: pd.DataFrame, window_h:
             if k > 0:
                 prev = g.loc[k - 1]
                 release = max(release, prev["original_start"] + pd.Timedelta(hours=int(prev["duration_h"])))
-            release = min(release, start)
+            release = start if delay_only else min(release, start)
             rows.append({"instance_id": iid, "release": release, "duration_h": job.duration_h, "deadline": deadline,
                          "original_start": start})
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
 
 
+def forecast_at(forecasts: pd.DataFrame, decision_time) -> pd.Series:
+    """The latest forecast issued strictly before ``decision_time``, by target hour. [gCO2e/kWh]
+
+    ``forecasts``: ``issued_at``, ``hour``, ``intensity_g_per_kwh`` of one
+    signal (an ``intensity_forecasts`` table filtered to one
+    ``emission_factor_type``). Empty when no forecast was issued before.
+    """
+    t = pd.Timestamp(decision_time)
+    issued = forecasts.loc[forecasts["issued_at"] < t, "issued_at"]
+    if issued.empty:
+        return pd.Series(dtype=float)
+    f = forecasts[forecasts["issued_at"] == issued.max()]
+    return f.set_index("hour")["intensity_g_per_kwh"].sort_index().astype(float)
+
+
 def apply_carbon_aware_shift(
-    fleet_hourly: pd.DataFrame, jobs: pd.DataFrame, intensity_g_per_kwh: pd.Series
+    fleet_hourly: pd.DataFrame, jobs: pd.DataFrame, intensity_g_per_kwh: pd.Series,
+    forecasts: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scenario: move each flexible job into its greenest window before its deadline.
 
@@ -334,6 +355,13 @@ def apply_carbon_aware_shift(
         :func:`jobs_from_fleet_hourly`).
     intensity_g_per_kwh : pandas.Series
         Hourly intensity by UTC hour; missing hours are gaps. [gCO2e/kWh]
+    forecasts : pandas.DataFrame, optional
+        Forecasts as issued (``issued_at``, ``hour``, ``intensity_g_per_kwh``,
+        one signal). When given, each job is decided on the latest forecast
+        issued before its release (:func:`forecast_at`) -- what a scheduler
+        knew then -- and only within the forecast's horizon; the realised
+        series still scores the result. Without it the realised series
+        decides (perfect foresight: an upper bound).
 
     Returns
     -------
@@ -342,7 +370,8 @@ def apply_carbon_aware_shift(
         block's values; hours vacated get running_frac 0 and NaN CPU).
     plan : pandas.DataFrame
         ``jobs`` plus ``best_start``, ``shift_h`` and ``reason`` (moved,
-        not_greener, own_window_lacks_intensity, target_hours_busy).
+        not_greener, own_window_lacks_intensity, no_forecast,
+        target_hours_busy).
 
     Raises
     ------
@@ -376,8 +405,17 @@ def apply_carbon_aware_shift(
             continue
         release = max(pd.Timestamp(job.release), first_hour)
         deadline = min(pd.Timestamp(job.deadline), last_hour)  # >= orig + d, since the own window has data
-        start = carbon_aware_shift(release, d, deadline, s)
-        if not _window_mean(s, start, d) < orig_mean:
+        dec = s
+        if forecasts is not None:
+            dec = forecast_at(forecasts, job.release)
+            if dec.empty or np.isnan(_window_mean(dec, orig, d)):
+                best.append(orig), reasons.append("no_forecast")
+                continue
+            dec = _complete_hourly(dec)
+            deadline = min(deadline, dec.index.max() + pd.Timedelta(hours=1))
+            orig_mean = _window_mean(dec, orig, d)
+        start = carbon_aware_shift(release, d, deadline, dec)
+        if not _window_mean(dec, start, d) < orig_mean:
             best.append(orig), reasons.append("not_greener")
             continue
         new = pd.date_range(start, periods=d, freq="h")
@@ -691,3 +729,129 @@ def _check_fleet_hourly(df: pd.DataFrame) -> None:
     missing = [c for c in FLEET_HOURLY_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"fleet-hourly table lacks columns {missing}")
+
+
+# --------------------------------------------------------------------------- #
+# Accounting and reporting helpers
+# --------------------------------------------------------------------------- #
+def hour_aligned_split(energy_kwh_hourly: pd.Series, intensity_g_per_kwh: pd.Series,
+                       annual_mean_g_per_kwh: float) -> dict[str, float]:
+    r"""
+    Split hour-aligned vs annual-average CO₂e into hour-of-day alignment and season.
+
+    ``1 + total = (1 + alignment)(1 + season)`` with
+    total = Σ E_h I_h / (Σ E_h · Ī_annual) − 1,
+    alignment = Σ E_h I_h / (Σ E_h · Ī_window) − 1 (when the fleet runs
+    relative to the window's own mean) and season = Ī_window / Ī_annual − 1
+    (whether the window is a dirtier or cleaner part of the year). Hours
+    without intensity are left out of all three (like for like).
+
+    Parameters
+    ----------
+    energy_kwh_hourly : pandas.Series
+        Fleet energy by hour. [kWh]
+    intensity_g_per_kwh : pandas.Series
+        Hourly intensity. [gCO2e/kWh]
+    annual_mean_g_per_kwh : float
+        The annual factor compared against. [gCO2e/kWh]
+
+    Returns
+    -------
+    dict
+        ``hour_aligned_vs_annual_frac``, ``alignment_frac``, ``season_frac`` [-],
+        ``window_mean_intensity_g_per_kwh``, ``annual_mean_intensity_g_per_kwh``,
+        ``hour_aligned_co2_g``, ``annual_average_co2_g`` [gCO2e].
+    """
+    from finops_lib.calc.carbon import hour_aligned_vs_average
+
+    total = hour_aligned_vs_average(energy_kwh_hourly, intensity_g_per_kwh, missing="skip",
+                                    mean_intensity_g_per_kwh=annual_mean_g_per_kwh)  # fmt: skip
+    window = hour_aligned_vs_average(energy_kwh_hourly, intensity_g_per_kwh, missing="skip")
+    return {"hour_aligned_vs_annual_frac": total["relative_difference_frac"],
+            "alignment_frac": window["relative_difference_frac"],
+            "season_frac": window["mean_intensity_g_per_kwh"] / annual_mean_g_per_kwh - 1,
+            "window_mean_intensity_g_per_kwh": window["mean_intensity_g_per_kwh"],
+            "annual_mean_intensity_g_per_kwh": float(annual_mean_g_per_kwh),
+            "hour_aligned_co2_g": total["hour_aligned_co2_g"], "annual_average_co2_g": total["average_factor_co2_g"]}
+
+
+#: Outputs of the scenario summary as (column prefix, metric stem, unit suffix).
+_SUMMARY_OUTPUTS = (("cost_eur", "cost", "eur"), ("co2_kg", "co2", "kg"), ("energy_kwh", "energy", "kwh"))
+
+
+def scenario_metrics(summary: pd.DataFrame, savings: pd.DataFrame, quantiles=("q05", "q50", "q95")) -> dict:
+    """
+    ``metrics.json`` keys of the scenario tables (notebook 03).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Index = scenario; columns ``<output>_<q>`` (e.g. ``co2_kg_q50``).
+    savings : pandas.DataFrame
+        Index = scenario; columns ``<output>_<q>`` of relative savings.
+
+    Returns
+    -------
+    dict
+        ``<scenario>_<stem>_<q>_<unit>`` (e.g. ``baseline_co2_q50_kg``,
+        ``office_hours_cost_q05_eur``) and
+        ``<scenario>_saving_<stem>_<q>_frac`` (e.g. ``combined_saving_co2_q50_frac``).
+    """
+    out = {}
+    for k in summary.index:
+        for col, stem, unit in _SUMMARY_OUTPUTS:
+            out |= {f"{k}_{stem}_{q}_{unit}": float(summary.loc[k, f"{col}_{q}"]) for q in quantiles}
+    for k in savings.index:
+        for col, stem, _ in _SUMMARY_OUTPUTS[:2]:
+            out |= {f"{k}_saving_{stem}_{q}_frac": float(savings.loc[k, f"{col}_{q}"]) for q in quantiles}
+    return out
+
+
+def job_level_shift_saving(plan: pd.DataFrame, fleet_hourly: pd.DataFrame, profiles: pd.DataFrame,
+                           intensity_g_per_kwh: pd.Series) -> dict[str, float]:
+    r"""
+    CO₂e saving of the flexible jobs themselves (job level), from a shift plan.
+
+    Job-level literature figures (e.g. 15-35 % for temporal shifting) are
+    relative to the shifted jobs' own emissions, not the fleet's; compare
+    like with like. Each job's hourly IT energy (at its original hours) is
+    weighed with the realised intensity at its original and its planned
+    hours.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        :func:`apply_carbon_aware_shift` plan (``instance_id``,
+        ``original_start``, ``duration_h``, ``best_start``).
+    fleet_hourly : pandas.DataFrame
+        The fleet-hourly table *before* the shift.
+    profiles : pandas.DataFrame
+    intensity_g_per_kwh : pandas.Series
+        Realised intensity. [gCO2e/kWh]
+
+    Returns
+    -------
+    dict
+        ``job_saving_co2_frac`` = 1 − Σ CO₂e at planned hours / Σ CO₂e at
+        original hours over all jobs with complete data; ``job_co2_original_g``,
+        ``job_co2_planned_g`` [gCO2e]; ``jobs_count``, ``moved_jobs_count``.
+    """
+    fh = fleet_hourly.set_index(["instance_id", "hour"])
+    s = _complete_hourly(intensity_g_per_kwh)
+    before = after = 0.0
+    n = 0
+    for job in plan.itertuples(index=False):
+        d = int(job.duration_h)
+        old = pd.date_range(pd.Timestamp(job.original_start), periods=d, freq="h")
+        new = pd.date_range(pd.Timestamp(job.best_start), periods=d, freq="h")
+        rows = fh.reindex([(job.instance_id, h) for h in old])
+        e = power_w_from_profiles(rows["instance_type"], rows["cpu_util_frac"], profiles) * rows["running_frac"].to_numpy()
+        i_old, i_new = s.reindex(old).to_numpy(float), s.reindex(new).to_numpy(float)
+        if np.isnan(e).any() or np.isnan(i_old).any() or np.isnan(i_new).any():
+            continue
+        before += float(e @ i_old) / WH_PER_KWH
+        after += float(e @ i_new) / WH_PER_KWH
+        n += 1
+    moved = int((plan["reason"] == "moved").sum()) if "reason" in plan else 0
+    return {"job_saving_co2_frac": 1 - after / before if before > 0 else float("nan"),
+            "job_co2_original_g": before, "job_co2_planned_g": after, "jobs_count": n, "moved_jobs_count": moved}

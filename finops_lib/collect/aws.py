@@ -509,7 +509,8 @@ def get_state_events(cloudtrail_client, start, end, *, event_names: Iterable[str
         Table ``state_events``.
     meta : dict
         ``calls``/``events`` per name, ``rejected`` (records the parser
-        skipped) and warnings.
+        skipped), ``launched`` (:func:`parse_run_instances` of the records)
+        and warnings.
     """
     from finops_lib.calc import parse_cloudtrail_events  # calc is pure; imported lazily
 
@@ -518,9 +519,149 @@ def get_state_events(cloudtrail_client, start, end, *, event_names: Iterable[str
     events, rejected = parse_cloudtrail_events(records, errors="skip")
     n_rejected = len(rejected) if hasattr(rejected, "__len__") else int(rejected)
     meta["rejected"] = n_rejected
+    meta["launched"] = parse_run_instances(records)
     if n_rejected:
         meta["warnings"].append(f"{n_rejected} CloudTrail record(s) could not be parsed and were skipped")
     return conform_payload("state_events", events, "LookupEvents"), meta
+
+
+#: Columns of :func:`parse_run_instances`.
+LAUNCH_COLUMNS = ("instance_id", "instance_type", "az", "lifecycle", "launch_time", "tags")
+
+
+def parse_run_instances(records: Iterable[dict]) -> pd.DataFrame:
+    """What each RunInstances record says about the instances it launched.
+
+    A terminated instance vanishes from DescribeInstances about an hour after
+    termination (EC2 API reference); its type, AZ, lifecycle (``spot`` when
+    ``instanceLifecycle`` or ``instanceMarketOptions.marketType`` says so,
+    else ``on-demand``), launch time and launch tags survive in the
+    RunInstances record's ``responseElements``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LAUNCH_COLUMNS`; one row per launched instance (the latest
+        record wins if an id repeats). Records that are not RunInstances, or
+        whose detail is not JSON, are skipped.
+    """
+    rows = []
+    for rec in records:
+        if rec.get("EventName") != "RunInstances":
+            continue
+        try:
+            detail = json.loads(rec.get("CloudTrailEvent") or "")
+        except (TypeError, json.JSONDecodeError):
+            continue
+        if not isinstance(detail, dict) or detail.get("errorCode"):
+            continue
+        req = detail.get("requestParameters") or {}
+        market = ((req.get("instanceMarketOptions") or {}).get("marketType") or "").lower()
+        items = ((detail.get("responseElements") or {}).get("instancesSet") or {}).get("items") or []
+        for it in items:
+            if not isinstance(it, dict) or not it.get("instanceId"):
+                continue
+            lt = it.get("launchTime")
+            launch = (pd.Timestamp(lt, unit="ms", tz="UTC") if isinstance(lt, int | float) and not isinstance(lt, bool)
+                      else _utc(lt if lt is not None else detail.get("eventTime")))  # fmt: skip
+            tags = {t.get("key"): t.get("value", "") for t in ((it.get("tagSet") or {}).get("items") or [])}
+            life = "spot" if (it.get("instanceLifecycle") == "spot" or market == "spot") else "on-demand"
+            rows.append({"instance_id": it["instanceId"], "instance_type": it.get("instanceType") or req.get("instanceType"),
+                         "az": (it.get("placement") or {}).get("availabilityZone"), "lifecycle": life,
+                         "launch_time": launch, "tags": json.dumps(tags, sort_keys=True)})  # fmt: skip
+    df = pd.DataFrame(rows, columns=list(LAUNCH_COLUMNS))
+    return df.sort_values("launch_time", kind="stable").drop_duplicates("instance_id", keep="last").reset_index(drop=True)
+
+
+def recover_vanished_instances(instances: pd.DataFrame, state_events: pd.DataFrame, launched: pd.DataFrame,
+                               cloudtrail_client=None, ec2_client=None, *, now=None,
+                               min_interval_s: float = LOOKUP_EVENTS_MIN_INTERVAL_S) -> tuple[pd.DataFrame, dict]:
+    """Inventory rows for instances the state events name but DescribeInstances no longer lists.
+
+    Type, AZ, lifecycle, launch time and tags come from the instance's
+    RunInstances record: first from ``launched`` (the window's records), then
+    -- for an instance launched before the window -- from one LookupEvents
+    call by ``ResourceName`` over CloudTrail's 90 days. ``state`` is
+    ``terminated`` when a TerminateInstances / BidEvictedEvent record says so,
+    else NA (DescribeInstances did not answer). An instance whose launch
+    record is older than 90 days keeps NA type and lifecycle: a reported gap
+    (warning), never a guess.
+
+    Returns
+    -------
+    instances : pandas.DataFrame
+        The inventory plus the recovered rows (contract ``instances``).
+    meta : dict
+        ``recovered`` (ids), ``unrecovered`` (ids), ``calls`` (LookupEvents
+        by ResourceName), warnings.
+    """
+    meta = {"recovered": [], "unrecovered": [], "calls": 0, "warnings": []}
+    known = set(instances["instance_id"])
+    missing = sorted(set(state_events["instance_id"].dropna()) - known)
+    if not missing:
+        return instances, meta
+    launched = launched.set_index("instance_id") if len(launched) else pd.DataFrame(columns=list(LAUNCH_COLUMNS[1:]))
+    extra = []
+    limiter = RateLimiter(min_interval_s)
+    now = _utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    for iid in missing:
+        row = launched.loc[iid].to_dict() if iid in launched.index else None
+        if row is None and cloudtrail_client is not None:
+            params = {"LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": iid}],
+                      "StartTime": (now - pd.Timedelta(days=90)).to_pydatetime(), "EndTime": now.to_pydatetime(),
+                      "MaxResults": LOOKUP_EVENTS_PAGE}  # fmt: skip
+            pages = _pages(cloudtrail_client, "LookupEvents", params, "NextToken", before_call=limiter)
+            meta["calls"] += len(pages)
+            found = parse_run_instances([e for p in pages for e in p.get("Events", [])])
+            found = found[found["instance_id"] == iid]
+            row = found.iloc[-1].drop("instance_id").to_dict() if len(found) else None
+        ev = state_events[state_events["instance_id"] == iid]
+        gone = ev["event_name"].isin(["TerminateInstances", "BidEvictedEvent"]).any()
+        base = {"instance_id": iid, "region": (instances["region"].dropna().iloc[0] if len(instances) else pd.NA),
+                "platform": pd.NA, "state": "terminated" if gone else pd.NA}  # fmt: skip
+        if row is None:
+            meta["unrecovered"].append(iid)
+            extra.append(base | {"instance_type": pd.NA, "az": pd.NA, "lifecycle": pd.NA, "launch_time": pd.NaT,
+                                 "tags": "{}"})  # fmt: skip
+        else:
+            meta["recovered"].append(iid)
+            extra.append(base | {"platform": "linux"} | row)
+    add = pd.DataFrame(extra)
+    if ec2_client is not None and ec2_client.meta.region_name and len(add):
+        add_types = sorted(set(add["instance_type"].dropna()) - set(instances["instance_type"].dropna()))
+        specs = _type_specs(ec2_client, add_types, meta) if add_types else {}
+        inv_specs = instances.drop_duplicates("instance_type").set_index("instance_type")[["vcpu", "memory_gib"]]
+        specs |= {t: (r.vcpu, r.memory_gib) for t, r in inv_specs.iterrows()}
+        add["vcpu"] = pd.array([specs.get(t, (None, None))[0] if pd.notna(t) else None for t in add["instance_type"]],
+                               dtype="Int64")  # fmt: skip
+        add["memory_gib"] = [specs.get(t, (None, math.nan))[1] if pd.notna(t) else math.nan for t in add["instance_type"]]
+    else:
+        add["vcpu"], add["memory_gib"] = pd.array([None] * len(add), dtype="Int64"), math.nan
+    if meta["recovered"]:
+        meta["warnings"].append(f"{len(meta['recovered'])} instance(s) no longer in DescribeInstances recovered from "
+                                f"their RunInstances record: {meta['recovered'][:5]}")  # fmt: skip
+    if meta["unrecovered"]:
+        meta["warnings"].append(f"{len(meta['unrecovered'])} instance(s) named by state events are gone from "
+                                f"DescribeInstances and have no RunInstances record within CloudTrail's 90 days: "
+                                f"type and lifecycle unknown (gap) {meta['unrecovered'][:5]}")  # fmt: skip
+    out = pd.concat([instances, conform_payload("instances", add, "RunInstances")], ignore_index=True)
+    out = out.sort_values("instance_id", kind="stable").reset_index(drop=True)
+    return conform_payload("instances", out, "DescribeInstances + RunInstances"), meta
+
+
+def _type_specs(ec2_client, types: list[str], meta: dict) -> dict:
+    """(vCPU, memory GiB) per type from DescribeInstanceTypes; unknown types are left out (warning)."""
+    specs = {}
+    for i in range(0, len(types), 100):
+        try:
+            pages = _pages(ec2_client, "DescribeInstanceTypes", {"InstanceTypes": types[i:i + 100]}, "NextToken")
+        except SourceUnavailable as exc:
+            meta["warnings"].append(f"DescribeInstanceTypes failed for {types[i:i + 100]}: {exc}")
+            continue
+        for page in pages:
+            for it in page.get("InstanceTypes", []):
+                specs[it["InstanceType"]] = (it["VCpuInfo"]["DefaultVCpus"], it["MemoryInfo"]["SizeInMiB"] / 1024)
+    return specs
 
 
 # --------------------------------------------------------------------------- #

@@ -385,3 +385,77 @@ def get_forecast_watttime(region: str, credentials: tuple[str, str] | None, base
                         (body.get("meta") or {}).get("units"), is_estimated=True)
     return df, _meta("watttime", {"region": region, "signal_type": signal_type,
                                   "generated_at": (body.get("meta") or {}).get("generated_at")})
+
+
+def parse_watttime_forecasts(items: list[dict], zone: str, signal_type: str, units: str | None) -> pd.DataFrame:
+    """WattTime historical forecasts -> ``intensity_forecasts`` (hourly means per issue, g/kWh)."""
+    if units is not None and units not in ("lbs_co2_per_mwh", "lb/MWh"):
+        raise PayloadError(f"WattTime forecasts: unexpected units {units!r} (expected lbs_co2_per_mwh)")
+    rows = []
+    try:
+        for it in items:
+            issued = _utc(it["generated_at"])
+            for p in it["forecast"]:
+                rows.append((issued, _utc(p["point_time"]), np.nan if p["value"] is None else float(p["value"])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PayloadError(f"WattTime forecasts: unexpected payload: {exc!r}") from exc
+    if not rows:
+        return schema.empty_table("intensity_forecasts")
+    raw = pd.DataFrame(rows, columns=["issued_at", "t", "v"]).drop_duplicates(["issued_at", "t"])
+    hourly = raw.groupby(["issued_at", raw["t"].dt.floor("h").rename("hour")])["v"].mean().reset_index()
+    df = pd.DataFrame({
+        "zone": zone, "issued_at": hourly["issued_at"], "hour": hourly["hour"],
+        "intensity_g_per_kwh": hourly["v"].to_numpy() * G_PER_KWH_PER_LB_PER_MWH,
+        "emission_factor_type": "marginal" if signal_type == "co2_moer" else "average", "source": "watttime",
+    })
+    return conform_payload("intensity_forecasts", df, "WattTime forecasts")
+
+
+def get_forecasts_watttime(region: str, start, end, credentials: tuple[str, str] | None,
+                           base_url: str = WATTTIME_BASE_URL, *, signal_types=("co2_moer", "co2_aoer"),
+                           zone: str | None = None, session=None, cache_dir=None,
+                           counter=None) -> tuple[pd.DataFrame, dict]:
+    """Forecasts *as issued* in [start, end) from WattTime v3 ``/v3/forecast/historical``.
+
+    A retrospective carbon-aware scheduler must decide on the forecast that
+    existed at decision time, not on the realised series: this table keeps
+    every issue (``issued_at``) with its target hours.
+
+    Parameters
+    ----------
+    region : str
+        WattTime region code.
+    start, end : datetime-like
+        Issue times [start, end), requests of at most 30 days. [UTC]
+    credentials : (username, password)
+    signal_types : tuple of str
+        ``co2_moer`` (marginal) and/or ``co2_aoer`` (average).
+
+    Returns
+    -------
+    data : DataFrame
+        ``intensity_forecasts`` in g/kWh (converted from lb/MWh).
+    meta : dict
+    """
+    if not credentials or not all(credentials):
+        raise SourceUnavailable("no WattTime credentials (set WATTTIME_USERNAME and WATTTIME_PASSWORD)")
+    start, end = _utc(start), _utc(end)
+    session = session or cached_session(cache_dir, "watttime")
+    token = watttime_login(*credentials, base_url=base_url, session=session, counter=counter)
+    headers = {"Authorization": f"Bearer {token}"}
+    frames, calls = [], 0
+    for sig in signal_types:
+        items, units, t = [], None, start
+        while t < end:
+            t1 = min(t + timedelta(days=WATTTIME_MAX_DAYS), end)
+            body = request_json(session, "GET", f"{base_url.rstrip('/')}/v3/forecast/historical", headers=headers,
+                                params={"region": region, "start": _iso_z(t), "end": _iso_z(t1), "signal_type": sig},
+                                label="watttime.forecast_historical", counter=counter, hints=_WT_HINTS)  # fmt: skip
+            items.extend(_field(body, "data", "WattTime historical forecast"))
+            units = (body.get("meta") or {}).get("units", units)
+            calls += 1
+            t = t1
+        frames.append(parse_watttime_forecasts(items, zone or region, sig, units))
+    df = pd.concat(frames, ignore_index=True) if frames else schema.empty_table("intensity_forecasts")
+    return df, _meta("watttime", {"region": region, "signal_types": list(signal_types), "start": start.isoformat(),
+                                  "end": end.isoformat()}, requests=calls)

@@ -126,7 +126,7 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
                      with_resources: bool = False, cache_dir=None, extra_tables: dict | None = None,
                      manifest_extra: dict | None = None, progress: bool = True, overwrite: bool = False,
                      electricitymaps_csv=None, cloudtrail_min_interval_s: float = aws.LOOKUP_EVENTS_MIN_INTERVAL_S,
-                     max_attempts: int = aws.MAX_ATTEMPTS, now=None):
+                     max_attempts: int = aws.MAX_ATTEMPTS, now=None, forecast_source: str = "none"):
     """Collect every source for one region and window and write a snapshot.
 
     Parameters
@@ -160,6 +160,11 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
         A tqdm progress bar over the sources.
     electricitymaps_csv : path-like, optional
         Hourly CSV download, for ``intensity_source="electricitymaps-csv"``.
+    forecast_source : {"none", "watttime"}, default "none"
+        Intensity forecasts *as issued* (``intensity_forecasts``; issued from
+        a day before the window to its end) from WattTime's historical
+        forecasts (a paid plan on the real service; a gap when unavailable).
+        "none": not requested, the table stays empty.
     cloudtrail_min_interval_s : float, default 0.5
         Spacing of LookupEvents calls (2 requests/s). [s]
 
@@ -237,6 +242,12 @@ def _collect(session, region, start, end, out_dir, zone, endpoints, electricitym
         ev, meta = aws.get_state_events(clients["cloudtrail"], start, end, min_interval_s=cloudtrail_min_interval_s)
         run.tables["state_events"] = ev
         run.warnings += meta["warnings"]
+        # terminated instances vanish from DescribeInstances ~1 h later: recover them from RunInstances
+        inst, rmeta = aws.recover_vanished_instances(inst, ev, meta["launched"], clients["cloudtrail"], clients["ec2"],
+                                                     now=now if now is not None else end,
+                                                     min_interval_s=cloudtrail_min_interval_s)  # fmt: skip
+        run.tables["instances"] = inst
+        run.warnings += rmeta["warnings"]
         run.details["cloudtrail"] = {"calls": meta["calls"], "events": meta["events"], "rejected": meta["rejected"]}
         run.coverage["cloudtrail"] = 1.0
     except (CredentialsError, AccessDeniedError):
@@ -289,6 +300,16 @@ def _collect(session, region, start, end, out_dir, zone, endpoints, electricitym
     t0 = step("intensity")
     _collect_intensity(run, intensity_source, zone, start, end, endpoints, electricitymaps_api_key,
                        watttime_credentials, cache_dir, electricitymaps_csv, hours, now)
+    if forecast_source == "watttime":  # forecasts as issued: what a scheduler knew at decision time
+        try:
+            creds = watttime_credentials or (os.environ.get("WATTTIME_USERNAME"), os.environ.get("WATTTIME_PASSWORD"))
+            fc, _ = carbon.get_forecasts_watttime(zone, start - pd.Timedelta(days=1), end, creds, endpoints.watttime,
+                                                  cache_dir=cache_dir, counter=run.counter)  # fmt: skip
+            run.tables["intensity_forecasts"] = fc
+        except CollectError as exc:
+            run.gap("intensity_forecasts", "watttime", str(exc))
+    elif forecast_source != "none":
+        raise ValueError(f"unknown forecast_source {forecast_source!r} (none, watttime)")
     done("intensity", t0)
 
     t0 = step("power")

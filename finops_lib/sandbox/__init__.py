@@ -2,6 +2,8 @@
 
 - :mod:`.world` -- :class:`WorldConfig`, :func:`build_world` (pure).
 - :mod:`.intensity` -- synthetic, Germany-calibrated grid intensity (pure).
+- :mod:`.truth` -- the hidden truth's own physics, billing and distributions
+  (imports no estimator code and no estimator prior; tested on the import graph).
 - :mod:`.servers` -- :func:`serve`: moto + CloudTrail/Cost Explorer/Pricing
   handlers, Electricity Maps and WattTime compatible endpoints, BoaviztAPI;
   all on 127.0.0.1.

@@ -5,11 +5,11 @@ pointed at the loopback servers. Two steps follow it, both outside any server:
 
 1. the intensity rows are relabelled ``source = "sandbox-synthetic"`` (the
    Electricity-Maps-compatible endpoint serves a simulated series);
-2. the ``truth_*`` tables are computed with the **collected**
-   ``power_profiles`` (the real BoaviztAPI's curve), so truth and estimate use
-   the same power curve up to ``power_scale``; they are written with the
-   collected tables into the final snapshot, whose manifest says
-   ``source: sandbox``, ``simulated: true`` and holds the world config.
+2. the ``truth_*`` tables are added -- computed by the world's own truth
+   (:mod:`finops_lib.sandbox.truth`), which shares no power model, prior or
+   aggregation with the estimators; they are written with the collected
+   tables into the final snapshot, whose manifest says ``source: sandbox``,
+   ``simulated: true`` and holds the world config.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
                 intensity_source=intensity_source, with_resources=with_resources, cache_dir=None,
                 manifest_extra=sandbox_manifest, progress=progress,
                 cloudtrail_min_interval_s=0.5 if throttle_cloudtrail else 0.0, now=world.as_of,
+                forecast_source="watttime",
             )
             lap("collect")
         lap("stop")
@@ -122,12 +123,11 @@ def collect_sandbox_snapshot(out_dir, config: WorldConfig | dict | None = None, 
         ih = tables["intensity_hourly"].copy()
         ih["source"] = "sandbox-synthetic"
         tables["intensity_hourly"] = ih
-        tables.update(world.truth_tables(tables["power_profiles"]))
+        fc = tables["intensity_forecasts"].copy()
+        fc["source"] = "sandbox-synthetic"
+        tables["intensity_forecasts"] = fc
+        tables.update(world.truth_tables())
         manifest = {k: v for k, v in snap.manifest.items() if k not in _GENERATED}
-        missing = sorted(set(world.instances["instance_type"]) - set(tables["power_profiles"]["instance_type"]))
-        if missing:
-            manifest.setdefault("warnings", []).append(
-                f"truth energy is NaN for {missing}: no collected power profile")
         path = write_snapshot(tables, manifest, out_dir, overwrite=overwrite)
         lap("finish")
         return path

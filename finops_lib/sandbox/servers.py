@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pandas as pd
 
-from finops_lib import factors
+from finops_lib import constants, factors
 from finops_lib.sandbox.world import ACCOUNT_ID, USAGE_TYPE_PREFIX, World
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ class _CostExplorer:
         lines["USAGE_TYPE"] = lines["usage_type"]
         lines["REGION"] = lines["region"]
         lines["INSTANCE_TYPE"] = lines["usage_type"].str.extract(r"Usage:(.+)$", expand=False).fillna("NoInstanceType")
-        lines["RECORD_TYPE"] = "Usage"
+        lines["RECORD_TYPE"] = lines["record_type"] if "record_type" in lines else "Usage"
         lines["LINKED_ACCOUNT"] = ACCOUNT_ID
         for c in CE_DIMENSIONS:
             lines[c] = lines[c].astype("category")
@@ -464,6 +464,7 @@ def _seed_ec2(world: World, endpoint: str) -> None:
     ec2 = boto3.client("ec2", region_name=region, endpoint_url=endpoint, **FAKE_CREDENTIALS)
     image = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"])[0]
     inst = world.instances
+    inst = inst[~inst["instance_id"].isin(world.vanished_ids)]  # AWS drops them ~1 h after termination
     # one RunInstances per (type, AZ, lifecycle, volume size), with the world's ids in order
     keys = ["instance_type", "az", "lifecycle", "volume_gb"]
     groups = list(inst.groupby(keys, sort=True))
@@ -618,10 +619,15 @@ def _em_handler(world: World):
     created = _iso(ci.index[0] - pd.Timedelta(days=1))
     calls = {"latest": 0, "history": 0, "past-range": 0, "past": 0}
 
+    est = world.intensity_estimated_year
+    est = pd.Series(False, index=ci.index) if est is None else est.reindex(ci.index, fill_value=False)
+
     def point(h, v):
+        e = bool(est.get(h, False))
         return {"zone": zone, "carbonIntensity": round(float(v), 3), "datetime": _iso(h),
                 "updatedAt": _iso(min(h + pd.Timedelta(hours=1), world.as_of)), "createdAt": created,
-                "emissionFactorType": "lifecycle", "isEstimated": False, "estimationMethod": None}  # fmt: skip
+                "emissionFactorType": "lifecycle", "isEstimated": e,
+                "estimationMethod": "TIME_SLICER_AVERAGE" if e else None}  # fmt: skip
 
     def err(status, msg):
         return status, "application/json", {"status": "error", "message": msg}
@@ -688,8 +694,11 @@ def _watttime_handler(world: World):
             return (200, "application/json", {"token": token}) if auth == want else err(401, "bad credentials")
         if headers.get("Authorization") != f"Bearer {token}":
             return err(401, "missing or invalid bearer token")
+        if path == "/v3/forecast/historical":
+            return forecasts(query)
         if path != "/v3/historical":
-            return err(404, f"unknown path {path!r} (the sandbox serves /login and /v3/historical)")
+            return err(404, f"unknown path {path!r} (the sandbox serves /login, /v3/historical, "
+                            "/v3/forecast/historical)")
         calls["historical"] += 1
         q = {k: v[-1] for k, v in query.items()}
         if q.get("region") != region:
@@ -712,6 +721,36 @@ def _watttime_handler(world: World):
         meta = {"region": region, "signal_type": "co2_moer", "units": "lbs_co2_per_mwh",
                 "data_point_period_seconds": 300, "model": {"date": "2026-01-01", "type": "sandbox-synthetic"},
                 "warnings": [{"type": "SIMULATED", "message": "sandbox-synthetic marginal signal"}]}  # fmt: skip
+        return 200, "application/json", {"data": data, "meta": meta}
+
+    fc = world.forecasts
+    by_sig = {} if fc is None else {k: g for k, g in fc.groupby("signal")}
+
+    def forecasts(query):
+        calls["forecast_historical"] = calls.get("forecast_historical", 0) + 1
+        q = {k: v[-1] for k, v in query.items()}
+        if q.get("region") != region:
+            return err(400, f"region {q.get('region')!r} not available (sandbox: {region!r})")
+        sig = q.get("signal_type")
+        if sig not in by_sig:
+            return err(400, f"the sandbox serves signal_type in {sorted(by_sig)}")
+        try:
+            t0, t1 = (pd.Timestamp(q[k]).tz_convert("UTC") for k in ("start", "end"))
+        except (KeyError, ValueError, TypeError) as exc:
+            return err(400, f"bad or missing start/end: {exc}")
+        if t1 - t0 > pd.Timedelta(days=WATTTIME_MAX_DAYS):
+            return err(400, f"range longer than {WATTTIME_MAX_DAYS} days")
+        g = by_sig[sig]
+        g = g[(g["issued_at"] >= t0) & (g["issued_at"] < min(t1, world.as_of))]
+        data = []
+        for issued, gg in g.groupby("issued_at", sort=True):
+            data.append({"generated_at": issued.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "forecast": [
+                {"point_time": h.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                 "value": round(float(v) / constants.G_PER_KWH_PER_LB_PER_MWH, 3)}
+                for h, v in zip(gg["hour"], gg["intensity_g_per_kwh"], strict=True)]})  # fmt: skip
+        meta = {"region": region, "signal_type": sig, "units": "lbs_co2_per_mwh",
+                "data_point_period_seconds": 3600,  # the sandbox's forecasts are hourly
+                "warnings": [{"type": "SIMULATED", "message": "sandbox-synthetic forecasts with errors"}]}  # fmt: skip
         return 200, "application/json", {"data": data, "meta": meta}
 
     handle.calls = calls

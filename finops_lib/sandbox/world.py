@@ -24,6 +24,10 @@ interruption first):
   the instance is terminated.
 - ``cloudwatch_gap_rate``: fraction of instance-hours with CPU data that have
   no CloudWatch datum (gaps of 1-5 h).
+
+The hidden truth (true energy, PUE, intensity, billing) comes from
+:mod:`finops_lib.sandbox.truth`, which shares no model, prior or aggregation
+with the estimators; this module does not use the estimators' priors either.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import pandas as pd
 
 from finops_lib import constants, factors, schema
 from finops_lib.sandbox import intensity as _intensity
+from finops_lib.sandbox import truth as _truth
 
 ROLES = ("production", "office_hours", "batch", "spot_worker", "variable")
 DEFAULT_ROLE_MIX = {"production": 0.3, "office_hours": 0.3, "batch": 0.15, "spot_worker": 0.1, "variable": 0.15}
@@ -57,6 +62,9 @@ SCHEDULE_TAG = {"production": "always-on", "office_hours": "office-hours", "batc
 USAGE_TYPE_PREFIX = {"eu-central-1": "EUC1"}
 #: CloudTrail LookupEvents keeps 90 days of management events (CloudTrail API reference).
 MAX_DAYS = 90
+CLOUDTRAIL_RETENTION_DAYS = 90
+#: A terminated instance stays visible in DescribeInstances for about an hour (EC2 API reference). [h]
+TERMINATED_VISIBLE_H = 1.0
 MAX_INSTANCES = 5_000
 #: EBS gp3 storage, eu-central-1 [USD/GB-month] (AWS EBS pricing page; *unconfirmed*).
 EBS_GP3_USD_PER_GB_MONTH = 0.0952
@@ -66,13 +74,21 @@ DATA_TRANSFER_OUT_USD_PER_GB = 0.09
 OFFICE_TZ = ZoneInfo("Europe/Berlin")
 OFFICE_START_H, OFFICE_END_H = 8, 18
 SLOT_S = 300  # CloudWatch basic monitoring period (EC2 user guide). [s]
+#: First datapoint after a start arrives up to this many periods late (basic monitoring;
+#: modelling choice from the EC2 user guide's "data available in 5-minute periods").
+CW_FIRST_DATAPOINT_DELAY_SLOTS_MAX = 2
+#: Probability that a single 5-minute datapoint is missing (modelling choice).
+CW_MISSING_DATAPOINT_P = 0.003
+#: CloudTrail delivery delay of an on-time record [s]: "typically within 5 minutes, up to
+#: about 15" (CloudTrail FAQ / user guide; REFERENCES.md).
+CLOUDTRAIL_DELIVERY_S = (30.0, 900.0)
 SLOTS_PER_H = constants.S_PER_H // SLOT_S
 ACCOUNT_ID = "123456789012"
 STATE_CODE = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
 SERVICE_COMPUTE = "Amazon Elastic Compute Cloud - Compute"
 SERVICE_OTHER = "EC2 - Other"
-#: Truth power models the sandbox can apply (the BoaviztAPI-shaped curve).
-TRUTH_POWER_MODELS = ("boavizta",)
+#: Truth power models the sandbox can apply (SPECpower-style host curves, :mod:`.truth`).
+TRUTH_POWER_MODELS = ("specpower",)
 
 
 @dataclass(frozen=True)
@@ -86,9 +102,15 @@ class WorldConfig:
     ``spot_interruption_rate`` per Spot worker; ``cloudwatch_gap_rate`` per
     instance-hour; ``short_run_rate`` per nightly batch run (an aborted run of
     under 60 s before the real one, to exercise the billing minimum).
-    ``spot_price_frac`` is the Spot price as a fraction of on-demand; ``None``
-    (default) draws it as a hidden true factor from the
-    ``factors.UNCERTAINTY_PRIORS["spot_price_frac"]`` prior, like the others.
+    ``terminated_launch_within_retention``: an instance terminated in the
+    window was launched within CloudTrail's 90 days, so the collector can
+    recover its type from the RunInstances record after it vanished from
+    DescribeInstances; ``False`` lets launches be older (then type and
+    lifecycle are a reported gap, as on a real account).
+    ``spot_price_frac`` is the mean Spot price as a fraction of on-demand;
+    ``None`` (default) draws it per type from the truth's own range
+    (:data:`finops_lib.sandbox.truth.SPOT_MEAN_FRAC_RANGE`); either way the
+    price varies by hour.
     """
 
     seed: int = 42
@@ -109,7 +131,8 @@ class WorldConfig:
     short_run_rate: float = 0.03
     spot_price_frac: float | None = None
     collection_lag_h: float = 0.0
-    truth_power_model: str = "boavizta"
+    truth_power_model: str = "specpower"
+    terminated_launch_within_retention: bool = True
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -180,6 +203,8 @@ def _validate(c: WorldConfig) -> None:
         not isinstance(c.spot_price_frac, int | float) or not 0.0 < c.spot_price_frac <= 1.0
     ):
         raise bad("spot_price_frac", "must be in (0, 1]")
+    if not isinstance(c.terminated_launch_within_retention, bool):
+        raise bad("terminated_launch_within_retention", "must be true or false")
     if not isinstance(c.collection_lag_h, int | float) or c.collection_lag_h < 0:
         raise bad("collection_lag_h", "must be >= 0")
     if c.truth_power_model not in TRUTH_POWER_MODELS:
@@ -222,16 +247,31 @@ class World:
     events: pd.DataFrame  # every true state-change record, with served / fault flags
     cw_hourly: pd.DataFrame  # CloudWatch hourly statistics as served (percent)
     cost_lines: pd.DataFrame  # hourly billing lines (what Cost Explorer aggregates)
-    intensity_year: pd.Series  # served lifecycle intensity, 365 days to window_end [g/kWh]
+    intensity_year: pd.Series  # served lifecycle intensity (an estimate of the truth), 365 days [g/kWh]
     moer_year: pd.Series  # served marginal signal, hourly [lb/MWh]
     true_factors: dict[str, float]
     truth_cpu_hourly: np.ndarray  # (n_instances, n_hours) true hourly mean CPU [frac], NaN when off
     running_frac_hourly: np.ndarray  # (n_instances, n_hours) [frac]
     list_prices: dict[str, float] = field(default_factory=dict)  # type -> USD/h (catalog)
+    intensity_true_year: pd.Series | None = None  # hidden true intensity, same index [g/kWh]
+    intensity_estimated_year: pd.Series | None = None  # served hours flagged isEstimated [bool]
+    truth_it_energy_kwh: np.ndarray | None = None  # (n_instances, n_hours) true IT energy, no PUE [kWh]
+    truth_pue_hourly: np.ndarray | None = None  # (n_hours,) true PUE [-]
+    billing: pd.DataFrame | None = None  # truth_billing rows (pieces + RI fees)
+    forecasts: pd.DataFrame | None = None  # as issued: signal, issued_at, hour, intensity_g_per_kwh
 
     @property
     def hours(self) -> pd.DatetimeIndex:
         return pd.date_range(self.window_start, self.window_end, freq="h", inclusive="left")
+
+    @property
+    def vanished_ids(self) -> list[str]:
+        """Terminated more than :data:`TERMINATED_VISIBLE_H` before ``as_of``: gone from DescribeInstances."""
+        last_end = self.pieces.groupby("instance_id")["end_s"].max()
+        ends = self.window_start + pd.to_timedelta(self.instances["instance_id"].map(last_end), unit="s")
+        gone = self.instances["final_state"].eq("terminated") & (
+            ends + pd.Timedelta(hours=TERMINATED_VISIBLE_H) <= self.as_of)
+        return self.instances.loc[gone, "instance_id"].tolist()
 
     @property
     def served_records(self) -> list[dict]:
@@ -245,17 +285,16 @@ class World:
 
         Parameters
         ----------
-        power_profiles : DataFrame, optional
-            The snapshot's ``power_profiles`` (instance_type, load_frac,
-            power_w) -- the same BoaviztAPI curve the collection obtained.
-            Without it (or for a type it lacks) ``energy_kwh`` and ``co2_g``
-            are NaN: the truth has no power curve to use, and none is invented.
+        power_profiles : ignored
+            Kept for compatibility: the truth no longer uses the collected
+            (BoaviztAPI) curve -- its power comes from
+            :mod:`finops_lib.sandbox.truth`.
 
         Notes
         -----
-        ``energy_kwh = P(cpu_true) * power_scale * running_frac * 1 h * pue / 1000``
-        with ``P`` linearly interpolated in the profile, ``cpu_true`` the true
-        hourly mean CPU; ``co2_g = energy_kwh * true intensity``.
+        ``energy_kwh`` = true IT energy from SPECpower-style host curves on
+        5-minute CPU (hardware offset, memory, storage, host share) x the true
+        hourly PUE; ``co2_g = energy_kwh x`` the hidden true intensity.
         """
         return truth_tables(self, power_profiles)
 
@@ -267,18 +306,9 @@ def _rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream])
 
 
-def draw_true_factors(seed: int) -> dict[str, float]:
-    """Hidden true factors drawn from :data:`finops_lib.factors.UNCERTAINTY_PRIORS` (in its order)."""
-    rng = _rng(seed, 1)
-    out = {}
-    for name, prior in factors.UNCERTAINTY_PRIORS.items():
-        if prior["kind"] == "uniform":
-            out[name] = float(rng.uniform(prior["low"], prior["high"]))
-        elif prior["kind"] == "lognormal_frac":
-            out[name] = float(np.exp(rng.normal(0.0, prior["sd"])))
-        else:
-            raise ValueError(f"prior {name!r}: unknown kind {prior['kind']!r}")
-    return out
+def draw_true_factors(seed: int, region: str = "eu-central-1") -> _truth.TruthParams:
+    """Hidden per-world truth parameters from :mod:`finops_lib.sandbox.truth`'s own distributions."""
+    return _truth.draw_params(_rng(seed, 1), region)
 
 
 def _role_counts(config: WorldConfig) -> list[str]:
@@ -388,13 +418,24 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
             clipped.append((iid, a, b, sc, ec))
         piece_rows.extend(clipped)
         # records of this instance
-        evs = _records_for(iid, itype, clipped, config, ws, rng)
+        evs = _records_for(iid, itype, clipped, config, ws, rng, lifecycle=lifecycle, tags=tags)
+        retained_s = int((as_of - pd.Timedelta(days=CLOUDTRAIL_RETENTION_DAYS) - ws).total_seconds())
+        ends_terminated = bool(clipped) and clipped[-1][4] in ("terminate_api", "spot_interruption")
+        if config.terminated_launch_within_retention and ends_terminated and created_s < retained_s + 3600:
+            created_s = int(rng.uniform(retained_s + 3600, min(-3600, clipped[0][1])))
+        if retained_s <= created_s < 0:  # the launch before the window, still within CloudTrail's 90 days
+            evs.insert(0, _record(iid, itype, created_s, "RunInstances", None, "pending", config, ws, rng,
+                                  lifecycle=lifecycle, tags=tags))  # fmt: skip
         fault_kind = None
         if case is None and u >= config.os_shutdown_rate and evs:
+            # an instance that vanishes from DescribeInstances and loses its only in-window record would be
+            # invisible to every estimator; the sandbox does not model that case (no record-hiding fault there)
+            hideable = len([e for e in evs if e["event_time"] >= ws]) > 1 or not ends_terminated
             if u < config.os_shutdown_rate + config.missing_record_rate:
-                fault_kind = "missing_record"
-                evs[int(t_frac * len(evs))]["fault"] = "missing_record"
-            elif u < config.os_shutdown_rate + config.missing_record_rate + config.late_record_rate:
+                if hideable:
+                    fault_kind = "missing_record"
+                    evs[int(t_frac * len(evs))]["fault"] = "missing_record"
+            elif u < config.os_shutdown_rate + config.missing_record_rate + config.late_record_rate and hideable:
                 fault_kind = "late_record"
                 last = evs[-1]
                 last["fault"] = "late_record"
@@ -419,40 +460,77 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
         })  # fmt: skip
     instances = pd.DataFrame(inst_rows)
     pieces_df = pd.DataFrame(piece_rows, columns=["instance_id", "start_s", "end_s", "start_cause", "end_cause"])
-    events = _events_frame(event_rows, as_of)
-    tf = draw_true_factors(config.seed)
-    if config.spot_price_frac is not None:  # fixed by the experiment instead of drawn
-        tf["spot_price_frac"] = float(config.spot_price_frac)
+    events = _events_frame(event_rows, as_of, _rng(config.seed, 10))
+    params = draw_true_factors(config.seed, config.region)
     n_h = w_s // constants.S_PER_H
+    hours = pd.date_range(ws, we, freq="h", inclusive="left")
     run_slot = _running_seconds_per_slot(ids, pieces_df, w_s)  # (n, slots)
     cpu_pct = _served_cpu_pct(instances, ws, w_s, _rng(config.seed, 3))  # (n, slots)
     on = run_slot > 0
-    count = on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
-    masked = np.where(on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H)
+    true_count = on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
+    with np.errstate(invalid="ignore"), _quiet_nan():
+        true_sum = np.nansum(np.where(on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H), axis=-1)
+    # the true hourly mean CPU over every running slot (the truth's power uses the 5-minute values)
+    truth_cpu = np.where(true_count > 0, true_sum / np.maximum(true_count, 1) / constants.PERCENT, np.nan)
+    # CloudWatch basic monitoring: the first datapoint after a start comes 1-2 periods late,
+    # and single datapoints go missing now and then
+    cw_on = on & ~_cloudwatch_missing(ids, pieces_df, on.shape, _rng(config.seed, 9))
+    count = cw_on.reshape(n, n_h, SLOTS_PER_H).sum(-1)
+    masked = np.where(cw_on, cpu_pct, np.nan).reshape(n, n_h, SLOTS_PER_H)
     with np.errstate(invalid="ignore"), _quiet_nan():
         sum_pct = np.nansum(masked, axis=-1)
         min_pct = np.nanmin(masked, axis=-1)
         max_pct = np.nanmax(masked, axis=-1)
-    mean_served_frac = np.where(count > 0, sum_pct / np.maximum(count, 1) / constants.PERCENT, np.nan)
-    truth_cpu = np.clip(mean_served_frac * tf["cpu_scale"], 0.0, 1.0)
     running_frac = run_slot.reshape(n, n_h, SLOTS_PER_H).sum(-1) / constants.S_PER_H
     gap = _gaps(count > 0, config.cloudwatch_gap_rate, _rng(config.seed, 4))
-    hours = pd.date_range(ws, we, freq="h", inclusive="left")
     ii, hh = np.nonzero((count > 0) & ~gap)
     cw = pd.DataFrame({
         "instance_id": np.asarray(ids)[ii], "hour": hours[hh], "sample_count": count[ii, hh].astype(float),
         "sum_pct": sum_pct[ii, hh], "min_pct": min_pct[ii, hh], "max_pct": max_pct[ii, hh],
     })  # fmt: skip
+    # hidden truth: power from the truth's own host curves on 5-minute CPU
+    spec = pd.DataFrame([factors.INSTANCE_CATALOG[t] for t in instances["instance_type"]])
+    instances["vcpu"] = spec["vcpu"].to_numpy()
+    instances["memory_gib"] = spec["memory_gib"].to_numpy(float)
+    trng = _rng(config.seed, 6)
+    offsets = np.exp(trng.normal(0.0, _truth.HW_OFFSET_LOG_SD, size=n))
+    it_kwh = _truth.energy_kwh_hourly(instances, cpu_pct / constants.PERCENT, run_slot, SLOTS_PER_H, offsets, params)
     year = _intensity.year_hours(we)
-    # rounded as the Electricity-Maps-compatible endpoint serves it (3 decimals), so served == world exactly
-    ci = _intensity.synthetic_intensity_g_per_kwh(year, _rng(config.seed, 5)).round(3)
+    true_ci = _intensity.synthetic_intensity_g_per_kwh(year, _rng(config.seed, 5))
+    ci, ci_est = _truth.served_intensity(true_ci, as_of, _rng(config.seed, 7))
+    pue_h = _truth.pue_hourly(hours, params.pue_annual)
+    # forecasts as issued every hour from a day before the window to its end (average and marginal signals)
+    issued = pd.date_range(ws - pd.Timedelta(days=1), min(we, as_of), freq=f"{_truth.FORECAST_ISSUE_EVERY_H}h",
+                           inclusive="left")  # fmt: skip
+    frng = _rng(config.seed, 11)
+    moer_true = _intensity.marginal_lb_per_mwh(true_ci) * constants.G_PER_KWH_PER_LB_PER_MWH
+    forecasts = pd.concat([
+        _truth.forecasts_as_issued(true_ci, issued, frng).assign(signal="co2_aoer"),
+        _truth.forecasts_as_issued(moer_true, issued, frng).assign(signal="co2_moer"),
+    ], ignore_index=True)  # fmt: skip
     prices = {t: v["usd_per_hour"] for t, v in factors.INSTANCE_CATALOG.items()}
-    cost_lines = _cost_lines(instances, pieces_df, run_slot, running_frac, hours, config, tf, prices, w_s)
+    one_piece = pieces_df.groupby("instance_id").agg(k=("start_s", "size"), sc=("start_cause", "first"),
+                                                     ec=("end_cause", "last"))  # fmt: skip
+    whole = one_piece["k"].eq(1) & one_piece["sc"].eq("before_window") & one_piece["ec"].eq("window_end")
+    instances["always_on_whole_window"] = instances["instance_id"].map(whole).fillna(False).astype(bool)
+    brng = _rng(config.seed, 8)
+    instances["ri_covered"] = _truth.ri_covered(instances, brng)
+    spot_types = sorted(set(instances.loc[instances["lifecycle"].eq("spot"), "instance_type"]))
+    spot_frac = _truth.spot_price_frac_hourly(spot_types, n_h, brng, config.spot_price_frac)
+    billing, cost_lines = _billing(instances, pieces_df, running_frac, hours, config, prices, spot_frac, w_s, brng)
+    tf = params.as_factors() | {
+        "pue_window_mean": float(pue_h.mean()),
+        "hw_offset_log_sd_realised": float(np.log(offsets).std()) if n > 1 else 0.0,
+        "eur_per_usd": float(factors.EUR_PER_USD["value"]),  # a past period's FX rate is data
+    }
+    tf |= {f"spot_price_frac_mean_{t}": float(v.mean()) for t, v in spot_frac.items()}
     return World(
         config=config, window_start=ws, window_end=we, as_of=as_of, instances=instances,
         pieces=pieces_df, events=events, cw_hourly=cw, cost_lines=cost_lines,
         intensity_year=ci, moer_year=_intensity.marginal_lb_per_mwh(ci), true_factors=tf,
         truth_cpu_hourly=truth_cpu, running_frac_hourly=running_frac, list_prices=prices,
+        intensity_true_year=true_ci, intensity_estimated_year=ci_est, truth_it_energy_kwh=it_kwh,
+        truth_pue_hourly=pue_h, billing=billing, forecasts=forecasts,
     )  # fmt: skip
 
 
@@ -488,12 +566,13 @@ def _state(name: str | None) -> dict | None:
     return None if name is None else {"code": STATE_CODE[name], "name": name}
 
 
-def _records_for(iid, itype, pieces, config, ws, rng) -> list[dict]:
+def _records_for(iid, itype, pieces, config, ws, rng, lifecycle=None, tags=None) -> list[dict]:
     """CloudTrail records (real LookupEvents shape) for an instance's running periods."""
     out = []
     for _, a, b, sc, ec in pieces:
         if sc == "run":
-            out.append(_record(iid, itype, a, "RunInstances", None, "pending", config, ws, rng))
+            out.append(_record(iid, itype, a, "RunInstances", None, "pending", config, ws, rng,
+                               lifecycle=lifecycle, tags=tags))
         elif sc == "start_api":
             out.append(_record(iid, itype, a, "StartInstances", "stopped", "pending", config, ws, rng))
         if ec == "stop_api":
@@ -505,7 +584,7 @@ def _records_for(iid, itype, pieces, config, ws, rng) -> list[dict]:
     return out
 
 
-def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
+def _record(iid, itype, t_s, name, prev, cur, config, ws, rng, lifecycle=None, tags=None) -> dict:
     t = ws + pd.Timedelta(seconds=int(t_s))
     eid = str(uuid.UUID(bytes=rng.bytes(16), version=4))
     req = str(uuid.UUID(bytes=rng.bytes(16), version=4))
@@ -528,6 +607,11 @@ def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
             item = {"instanceId": iid, "imageId": "ami-sandbox", "instanceType": itype,
                     "instanceState": _state("pending"), "launchTime": int(t.timestamp() * 1000),
                     "placement": {"availabilityZone": f"{config.region}a", "tenancy": "default"}}  # fmt: skip
+            if lifecycle == "spot":
+                item["instanceLifecycle"] = "spot"
+                reqp["instanceMarketOptions"] = {"marketType": "spot"}
+            if tags:
+                item["tagSet"] = {"items": [{"key": k, "value": v} for k, v in sorted(tags.items())]}
             resp = {"requestId": req, "reservationId": f"r-{rng.bytes(9).hex()[:17]}", "ownerId": ACCOUNT_ID,
                     "instancesSet": {"items": [item]}}  # fmt: skip
         else:
@@ -559,10 +643,32 @@ def _record(iid, itype, t_s, name, prev, cur, config, ws, rng) -> dict:
             "record": record}  # fmt: skip
 
 
-def _events_frame(rows: list[dict], as_of: pd.Timestamp) -> pd.DataFrame:
+def _cloudwatch_missing(ids, pieces, shape, rng) -> np.ndarray:
+    """5-minute slots without a CloudWatch datapoint although the instance ran, shape (n, slots).
+
+    After each start the first datapoint arrives 1-2 periods late (the slot of
+    the start and maybe the next have none), and any datapoint is missing with
+    probability :data:`CW_MISSING_DATAPOINT_P`.
+    """
+    miss = rng.random(shape) < CW_MISSING_DATAPOINT_P
+    pos = {iid: k for k, iid in enumerate(ids)}
+    started = pieces[pieces["start_cause"].isin(["run", "start_api"])]
+    delay = rng.integers(1, CW_FIRST_DATAPOINT_DELAY_SLOTS_MAX + 1, size=len(started))
+    for iid, a, d in zip(started["instance_id"], started["start_s"], delay, strict=True):
+        k0 = int(a) // SLOT_S
+        miss[pos[iid], k0:k0 + int(d)] = True
+    return miss
+
+
+def _events_frame(rows: list[dict], as_of: pd.Timestamp, rng: np.random.Generator | None = None) -> pd.DataFrame:
     cols = ["event_time", "event_name", "instance_id", "event_id", "previous_state", "current_state",
             "delivery_time", "fault", "record"]  # fmt: skip
     ev = pd.DataFrame(rows, columns=cols)
+    if rng is not None and len(ev):  # CloudTrail delivers within ~15 min (not the late_record fault: later)
+        lag = pd.to_timedelta(rng.uniform(*CLOUDTRAIL_DELIVERY_S, size=len(ev)), unit="s")
+        lag = pd.Series(lag, index=ev.index)
+        ontime = ev["fault"].ne("late_record")
+        ev.loc[ontime, "delivery_time"] = ev.loc[ontime, "event_time"] + lag[ontime]
     ev["served"] = ev["fault"].ne("missing_record") & (ev["delivery_time"] <= as_of)
     return ev.sort_values(["event_time", "event_id"], kind="stable").reset_index(drop=True)
 
@@ -628,52 +734,76 @@ def _gaps(has_data: np.ndarray, rate: float, rng) -> np.ndarray:
     return gap & has_data
 
 
-def _rate_usd_per_h(itype: str, lifecycle: str, config: WorldConfig, tf: dict, prices: dict) -> float:
-    """Billed rate: list price x price_scale (x spot_price_frac for Spot). [USD/h]"""
-    frac = tf["spot_price_frac"] if lifecycle == "spot" else 1.0
-    return prices[itype] * tf["price_scale"] * frac
+def _billing(instances, pieces, running_frac, hours, config, prices, spot_frac, w_s, rng):
+    """
+    What AWS bills, by the truth's rules (:mod:`finops_lib.sandbox.truth`).
 
-
-def billed_seconds(start_s, end_s, start_in_window) -> np.ndarray:
-    """Per-second billing with the 60 s minimum for periods that start in the window (AWS, 2017). [s]"""
-    dur = np.asarray(end_s, float) - np.asarray(start_s, float)
-    return np.where(np.asarray(start_in_window, bool), np.maximum(dur, factors.BILLING_MINIMUM_S), dur)
-
-
-def _piece_billing(instances, pieces, config, tf, prices) -> pd.DataFrame:
-    info = instances.set_index("instance_id")
-    p = pieces.copy()
-    # the minimum applies to a period that started in the window and has ended
-    p["billed_s"] = billed_seconds(p["start_s"], p["end_s"], p["start_cause"].ne("before_window")
-                                   & p["end_cause"].ne("window_end"))  # fmt: skip
-    rate = [_rate_usd_per_h(info.at[i, "instance_type"], info.at[i, "lifecycle"], config, tf, prices)
-            for i in p["instance_id"]]  # fmt: skip
-    p["rate_usd_per_h"] = rate
-    p["cost_usd"] = p["billed_s"] / constants.S_PER_H * p["rate_usd_per_h"]
-    return p
-
-
-def _cost_lines(instances, pieces, run_slot, running_frac, hours, config, tf, prices, w_s) -> pd.DataFrame:
-    """Hourly billing lines: compute (incl. 60 s minimum top-ups), EBS gp3 storage, data transfer out."""
+    Returns
+    -------
+    billing : DataFrame
+        ``truth_billing`` rows: one per running period (instance_id, start,
+        billed_s, cost_usd) plus one per Reserved Instance (billed_s 0, the RI
+        fee of the window).
+    cost_lines : DataFrame
+        Hourly billing lines Cost Explorer aggregates: compute (BoxUsage /
+        SpotUsage; RI-covered usage at 0 as ``DiscountedUsage``; the RI fee as
+        ``HeavyUsage`` every hour), EBS gp3 storage, data transfer out.
+    """
     n, n_h = running_frac.shape
     prefix = USAGE_TYPE_PREFIX[config.region]
-    billed_s = run_slot.reshape(n, n_h, SLOTS_PER_H).sum(-1)
-    pb = _piece_billing(instances, pieces, config, tf, prices)
+    info = instances.set_index("instance_id")
     pos = {iid: k for k, iid in enumerate(instances["instance_id"])}
-    extra = pb["billed_s"] - (pb["end_s"] - pb["start_s"])
-    for iid, a, x in zip(pb["instance_id"], pb["start_s"], extra, strict=True):
-        if x > 0:
-            billed_s[pos[iid], int(a) // constants.S_PER_H] += x
-    frames = []
+    lifecycle = pieces["instance_id"].map(info["lifecycle"])
+    pending = rng.uniform(*_truth.PENDING_S_RANGE, size=len(pieces))
+    bp = _truth.billed_pieces(pieces, lifecycle, pending)
+    billed_h = np.zeros((n, n_h))
+    cost_h = np.zeros((n, n_h))
+    piece_cost = np.zeros(len(bp))
+    edges = np.arange(n_h + 1, dtype=float) * constants.S_PER_H
+    for j, row in enumerate(bp.itertuples(index=False)):
+        if row.billed_s <= 0:
+            continue
+        k = pos[row.instance_id]
+        a, b = row.bill_start_s, row.bill_end_s
+        sec = np.clip(np.minimum(edges[1:], b) - np.maximum(edges[:-1], a), 0.0, None)
+        top_up = row.billed_s - (b - a)
+        if top_up > 0:
+            sec[min(int(a) // constants.S_PER_H, n_h - 1)] += top_up
+        itype = info.at[row.instance_id, "instance_type"]
+        if info.at[row.instance_id, "ri_covered"]:
+            rate = np.zeros(n_h)
+        elif info.at[row.instance_id, "lifecycle"] == "spot":
+            rate = prices[itype] * spot_frac[itype]
+        else:
+            rate = np.full(n_h, prices[itype])
+        c = sec * rate / constants.S_PER_H
+        piece_cost[j] = c.sum()
+        billed_h[k] += sec
+        cost_h[k] += c
+    ws = hours[0]
+    billing = pd.DataFrame({"instance_id": bp["instance_id"], "start": ws + pd.to_timedelta(bp["start_s"], unit="s"),
+                            "billed_s": bp["billed_s"], "cost_usd": piece_cost})  # fmt: skip
+    ri = instances[instances["ri_covered"]]
+    fee_h = np.array([prices[t] * _truth.RI_FEE_FRAC for t in ri["instance_type"]])
+    billing = pd.concat([billing, pd.DataFrame({"instance_id": ri["instance_id"], "start": ws, "billed_s": 0.0,
+                                                "cost_usd": fee_h * n_h})], ignore_index=True)  # fmt: skip
     ids = instances["instance_id"].to_numpy()
-    rates = np.array([_rate_usd_per_h(t, lc, config, tf, prices)
-                      for t, lc in zip(instances["instance_type"], instances["lifecycle"], strict=True)])  # fmt: skip
+    types = instances["instance_type"].to_numpy()
     utype = np.array([f"{prefix}-{'SpotUsage' if lc == 'spot' else 'BoxUsage'}:{t}"
-                      for t, lc in zip(instances["instance_type"], instances["lifecycle"], strict=True)])  # fmt: skip
-    ii, hh = np.nonzero(billed_s > 0)
-    q = billed_s[ii, hh] / constants.S_PER_H
+                      for t, lc in zip(types, instances["lifecycle"], strict=True)])  # fmt: skip
+    rtype = np.where(instances["ri_covered"].to_numpy(bool), "DiscountedUsage", "Usage")
+    frames = []
+    ii, hh = np.nonzero(billed_h > 0)
     frames.append(pd.DataFrame({"hour": hours[hh], "resource_id": ids[ii], "service": SERVICE_COMPUTE,
-                                "usage_type": utype[ii], "usage_quantity": q, "cost_usd": q * rates[ii]}))  # fmt: skip
+                                "usage_type": utype[ii], "usage_quantity": billed_h[ii, hh] / constants.S_PER_H,
+                                "cost_usd": cost_h[ii, hh], "record_type": rtype[ii]}))  # fmt: skip
+    if len(ri):
+        r_ids = np.repeat(ri["instance_id"].to_numpy(), n_h)
+        frames.append(pd.DataFrame({
+            "hour": np.tile(hours, len(ri)), "service": SERVICE_COMPUTE,
+            "resource_id": [f"arn:aws:ec2:{config.region}:{ACCOUNT_ID}:reserved-instances/ri-{i[2:]}" for i in r_ids],
+            "usage_type": np.repeat([f"{prefix}-HeavyUsage:{t}" for t in ri["instance_type"]], n_h),
+            "usage_quantity": 1.0, "cost_usd": np.repeat(fee_h, n_h), "record_type": "RIFee"}))  # fmt: skip
     # EBS: billed while the volume exists (running or stopped), until termination
     h_start = np.arange(n_h) * constants.S_PER_H
     created = ((instances["created_time"] - hours[0]).dt.total_seconds()).to_numpy()
@@ -688,32 +818,24 @@ def _cost_lines(instances, pieces, run_slot, running_frac, hours, config, tf, pr
     q = gb_mo[ii, hh]
     frames.append(pd.DataFrame({"hour": hours[hh], "resource_id": ids[ii], "service": SERVICE_OTHER,
                                 "usage_type": f"{prefix}-EBS:VolumeUsage.gp3", "usage_quantity": q,
-                                "cost_usd": q * EBS_GP3_USD_PER_GB_MONTH}))  # fmt: skip
+                                "cost_usd": q * EBS_GP3_USD_PER_GB_MONTH, "record_type": "Usage"}))  # fmt: skip
     gb = instances["egress_gb_per_h"].to_numpy(float)[:, None] * running_frac
     ii, hh = np.nonzero(gb > 0)
     q = gb[ii, hh]
     frames.append(pd.DataFrame({"hour": hours[hh], "resource_id": ids[ii], "service": SERVICE_OTHER,
                                 "usage_type": f"{prefix}-DataTransfer-Out-Bytes", "usage_quantity": q,
-                                "cost_usd": q * DATA_TRANSFER_OUT_USD_PER_GB}))  # fmt: skip
+                                "cost_usd": q * DATA_TRANSFER_OUT_USD_PER_GB, "record_type": "Usage"}))  # fmt: skip
     out = pd.concat(frames, ignore_index=True)
     out["region"] = config.region
-    return out.sort_values(["hour", "service", "usage_type", "resource_id"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["hour", "service", "usage_type", "resource_id"], kind="stable").reset_index(drop=True)
+    return billing, out
 
 
 # --------------------------------------------------------------------------- #
 # truth
 # --------------------------------------------------------------------------- #
-def _power_w(itype: str, cpu_frac: np.ndarray, power_profiles: pd.DataFrame | None) -> np.ndarray:
-    if power_profiles is None:
-        return np.full(cpu_frac.shape, np.nan)
-    prof = power_profiles[power_profiles["instance_type"] == itype].sort_values("load_frac")
-    if prof.empty:
-        return np.full(cpu_frac.shape, np.nan)
-    return np.interp(cpu_frac, prof["load_frac"].to_numpy(float), prof["power_w"].to_numpy(float))
-
-
 def truth_tables(world: World, power_profiles: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """See :meth:`World.truth_tables`."""
+    """See :meth:`World.truth_tables` (``power_profiles`` is not used)."""
     ws, tf = world.window_start, world.true_factors
     inst = world.instances
     p = world.pieces
@@ -722,26 +844,18 @@ def truth_tables(world: World, power_profiles: pd.DataFrame | None = None) -> di
         "end": ws + pd.to_timedelta(p["end_s"], unit="s"),
         "start_cause": p["start_cause"], "end_cause": p["end_cause"],
     })  # fmt: skip
-    pb = _piece_billing(inst, p, world.config, tf, world.list_prices)
-    billing = pd.DataFrame({"instance_id": pb["instance_id"], "start": intervals["start"],
-                            "billed_s": pb["billed_s"], "cost_usd": pb["cost_usd"]})  # fmt: skip
     hours = world.hours
     n, n_h = world.running_frac_hourly.shape
-    true_ci = world.intensity_year.reindex(hours).to_numpy() * tf["intensity_scale"]
-    cpu = world.truth_cpu_hourly
-    power = np.vstack([_power_w(t, np.nan_to_num(cpu[k]), power_profiles)
-                       for k, t in enumerate(inst["instance_type"])]) if n else np.zeros((0, n_h))  # fmt: skip
-    rf = world.running_frac_hourly
-    energy = np.where(rf > 0, power * tf["power_scale"] * rf * tf["pue"] / constants.WH_PER_KWH, 0.0)
-    energy = np.where(np.isnan(power), np.nan, energy)
+    true_ci = world.intensity_true_year.reindex(hours).to_numpy(float)
+    energy = world.truth_it_energy_kwh * world.truth_pue_hourly[None, :]
     hourly = pd.DataFrame({
         "instance_id": np.repeat(inst["instance_id"].to_numpy(), n_h), "hour": np.tile(hours, n),
-        "running_frac": rf.ravel(), "cpu_util_frac": cpu.ravel(), "energy_kwh": energy.ravel(),
-        "co2_g": (energy * true_ci[None, :]).ravel(),
+        "running_frac": world.running_frac_hourly.ravel(), "cpu_util_frac": world.truth_cpu_hourly.ravel(),
+        "energy_kwh": energy.ravel(), "co2_g": (energy * true_ci[None, :]).ravel(),
     })  # fmt: skip
     ti = pd.DataFrame({"zone": world.config.zone, "hour": hours, "intensity_g_per_kwh": true_ci})
     tfac = pd.DataFrame({"name": list(tf), "value": list(tf.values())})
     cases = inst[["instance_id", "role", "case"]]
-    raw = {"truth_intervals": intervals, "truth_billing": billing, "truth_hourly": hourly,
+    raw = {"truth_intervals": intervals, "truth_billing": world.billing, "truth_hourly": hourly,
            "truth_intensity": ti, "truth_factors": tfac, "truth_cases": cases}  # fmt: skip
     return {name: schema.conform(name, df) for name, df in raw.items()}

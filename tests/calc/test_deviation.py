@@ -115,3 +115,10 @@ def test_daily_compute_comparison_keeps_a_calculated_gap_as_nan():
     assert out.loc["c5.large", "calculated_usd"].isna().all()
     assert_allclose(out.loc["m5.large", "calculated_usd"], [2.76, 2.76])
     assert_allclose(mape(out["calculated_usd"], out["billed_usd"], nan_policy="omit"), 0.0, atol=1e-12)
+
+
+def test_reserved_instance_fee_counts_as_compute():
+    from finops_lib.calc.deviation import usage_category
+
+    got = usage_category(pd.Series(["EUC1-HeavyUsage:m5.large", "EUC1-BoxUsage:m5.large", "EUC1-EBS:VolumeUsage.gp3"]))
+    assert got.tolist() == ["compute", "compute", "ebs"]

@@ -576,3 +576,31 @@ def test_cloudwatch_run_reaching_the_window_start_on_the_hour_is_counted_from_it
     iv, dg = running_intervals(events, instances([("i-a", None, "stopped")]), WS, WE, cpu_hourly=cpu)
     assert list(iv["start"]) == [WS] and list(iv["end"]) == [ts("2026-11-01T02:30:00Z")]
     assert (dg.iloc[0]["stop_without_start"], dg.iloc[0]["cloudwatch_adjusted"]) == (1, 1)
+
+
+# --------------------------------------------------------------------------- hour by hour (placement)
+def test_placement_error_counts_hours_at_the_wrong_time():
+    from finops_lib.calc.deviation import runtime_error, runtime_placement_summary
+
+    h = pd.date_range("2024-01-01", periods=4, freq="h", tz="UTC")
+    truth = pd.DataFrame({"instance_id": ["a"] * 4 + ["b"] * 4, "hour": list(h) * 2,
+                          "running_frac": [1, 1, 0, 0, 1, 1, 1, 1.0]})
+    # a: right total, one hour placed wrong; b: one hour short
+    est = truth.assign(running_frac=[1, 0, 1, 0, 1, 1, 1, 0.0])
+    s = runtime_placement_summary(runtime_error(est, truth))
+    assert s["true_h"] == 6
+    assert s["total_abs_error_frac"] == pytest.approx(1 / 6)  # only b's missing hour shows in totals
+    assert s["hourly_abs_error_frac"] == pytest.approx(3 / 6)  # a: 2 wrong hours, b: 1
+    assert s["placement_error_frac"] == pytest.approx(2 / 6)
+
+
+def test_energy_ratio_spread_hand_computed():
+    from finops_lib.calc.deviation import energy_ratio_spread
+
+    h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    est = pd.DataFrame({"instance_id": ["a", "a", "b", "b"], "hour": list(h) * 2, "energy_kwh": 1.0})
+    truth = est.assign(energy_kwh=[1.0, 2.0, 3.0, 3.0], running_frac=[1.0, 1.0, 1.0, 0.5])
+    s = energy_ratio_spread(est, truth)
+    assert s["instance_hours_count"] == 3  # b's partial hour is left out
+    assert s["q50_ratio"] == pytest.approx(2.0)
+    assert s["cv_across_instances_frac"] == pytest.approx(np.std([1.5, 3.0], ddof=1) / 2.25)

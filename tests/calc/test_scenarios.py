@@ -191,12 +191,18 @@ def test_flexible_jobs_use_deadline_tag_and_shift_into_green_night():
     fh = _fleet(h, [("i-f", "c6g.large")], [run], [np.full(48, 0.5)])
     tags = '{"flexible": "true", "deadline_hour_utc": "6"}'
     inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"], "tags": [tags]})
-    jobs = sc.flexible_jobs(fh, inst, window_h=24)
+    jobs = sc.flexible_jobs(fh, inst, window_h=24, delay_only=False)
     assert jobs.loc[0, "deadline"] == h[30] and jobs.loc[0, "release"] == h[6] and jobs.loc[0, "duration_h"] == 2
     intensity = pd.Series(400.0, index=h)
     intensity.iloc[13:15] = 100.0
     shifted, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
     assert plan.loc[0, "best_start"] == h[13] and plan.loc[0, "shift_h"] == -12
+    # delay-only (the default): released at its original start, the job can only wait for greener hours
+    late = sc.flexible_jobs(fh, inst, window_h=24)
+    assert late.loc[0, "release"] == late.loc[0, "original_start"] == h[25]
+    intensity.iloc[28:30] = 150.0
+    _, plan2 = sc.apply_carbon_aware_shift(fh, late, intensity)
+    assert plan2.loc[0, "best_start"] == h[28] and plan2.loc[0, "shift_h"] == 3
     assert shifted.set_index("hour")["running_frac"].iloc[13:15].tolist() == [1.0, 1.0]
     assert shifted["running_frac"].sum() == 2
     bad = inst.assign(tags='{"flexible": "true"}')
@@ -358,3 +364,69 @@ def test_shift_invariants_on_random_fleets(seed):
     out, plan = sc.apply_carbon_aware_shift(fh, jobs, intensity)
     assert (plan["reason"] == "moved").sum() > 0
     _check_shift_invariants(fh, jobs, out, plan)
+
+
+# --------------------------------------------------------------------------- accounting helpers
+def test_hour_aligned_split_hand_computed():
+    h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
+    ci = pd.Series([100.0, 300.0], index=h)
+    got = sc.hour_aligned_split(pd.Series([3.0, 1.0], index=h), ci, 250.0)
+    # aligned 3*100 + 1*300 = 600; window mean 200 -> 800; annual 250 -> 1000
+    assert got["hour_aligned_vs_annual_frac"] == pytest.approx(-0.4)
+    assert got["alignment_frac"] == pytest.approx(-0.25)
+    assert got["season_frac"] == pytest.approx(-0.2)
+    assert (1 + got["alignment_frac"]) * (1 + got["season_frac"]) == pytest.approx(1 + got["hour_aligned_vs_annual_frac"])
+    flat = sc.hour_aligned_split(pd.Series([1.0, 1.0], index=h), ci, 200.0)
+    assert flat["alignment_frac"] == pytest.approx(0.0) and flat["season_frac"] == pytest.approx(0.0)
+
+
+def test_scenario_metrics_keys_and_values():
+    cols = [f"{o}_{q}" for o in ("cost_eur", "co2_kg", "energy_kwh") for q in ("q05", "q50", "q95")]
+    summary = pd.DataFrame([np.arange(9.0), np.arange(9.0) + 10], index=["baseline", "combined"], columns=cols)
+    savings = pd.DataFrame([np.arange(9.0) / 100], index=["combined"], columns=cols)
+    m = sc.scenario_metrics(summary, savings)
+    assert m["baseline_cost_q05_eur"] == 0.0 and m["baseline_co2_q50_kg"] == 4.0
+    assert m["combined_energy_q95_kwh"] == 18.0
+    assert m["combined_saving_cost_q50_frac"] == 0.01 and m["combined_saving_co2_q95_frac"] == 0.05
+    assert len(m) == 2 * 9 + 6 and not any("energy" in k and "saving" in k for k in m)
+
+
+def test_shift_decides_on_the_forecast_issued_before_release():
+    """The forecast issued before the job's release decides; the realised series only scores."""
+    h = pd.date_range("2024-01-01", periods=24, freq="h", tz="UTC")
+    run = np.zeros(24)
+    run[2] = 1.0
+    fh = _fleet(h, [("i-f", "c6g.large")], [run], [np.full(24, 0.5)])
+    inst = pd.DataFrame({"instance_id": ["i-f"], "instance_type": ["c6g.large"],
+                         "tags": ['{"flexible": "true", "deadline_hour_utc": "12"}']})
+    jobs = sc.flexible_jobs(fh, inst)
+    realised = pd.Series(400.0, index=h)
+    realised.iloc[9] = 100.0  # truly greenest at 09:00
+    # issued at 01:00 (before release 02:00): predicts 05:00 greenest; one issued at 02:00 is too late
+    f1 = pd.DataFrame({"issued_at": h[1], "hour": h[2:14], "intensity_g_per_kwh": 400.0})
+    f1.loc[f1["hour"] == h[5], "intensity_g_per_kwh"] = 200.0
+    f2 = pd.DataFrame({"issued_at": h[2], "hour": h[3:15], "intensity_g_per_kwh": 400.0})
+    f2.loc[f2["hour"] == h[9], "intensity_g_per_kwh"] = 100.0
+    fc = pd.concat([f1, f2], ignore_index=True)
+    _, plan = sc.apply_carbon_aware_shift(fh, jobs, realised, forecasts=fc)
+    assert plan.loc[0, "best_start"] == h[5] and plan.loc[0, "reason"] == "moved"
+    _, oracle = sc.apply_carbon_aware_shift(fh, jobs, realised)  # perfect foresight
+    assert oracle.loc[0, "best_start"] == h[9]
+    # no forecast issued before release: the job stays
+    _, none = sc.apply_carbon_aware_shift(fh, jobs, realised, forecasts=f2)
+    assert none.loc[0, "reason"] == "no_forecast" and none.loc[0, "shift_h"] == 0
+    assert sc.forecast_at(fc, h[2]).index[0] == h[2]
+
+
+def test_job_level_shift_saving_hand_computed():
+    h = pd.date_range("2024-01-01", periods=6, freq="h", tz="UTC")
+    run = np.array([1.0, 0, 0, 0, 0, 0])
+    fh = _fleet(h, [("i-f", "m6a.large")], [run], [np.array([0.5] + [np.nan] * 5)])
+    plan = pd.DataFrame({"instance_id": ["i-f"], "original_start": [h[0]], "duration_h": [1], "best_start": [h[3]],
+                         "reason": ["moved"]})
+    intensity = pd.Series([400.0, 400, 400, 100, 400, 400], index=h)
+    got = sc.job_level_shift_saving(plan, fh, _profiles(), intensity)
+    p = 6.010  # BoaviztAPI m6a.large at 50 % load [W]
+    assert got["job_saving_co2_frac"] == pytest.approx(0.75)
+    assert got["job_co2_original_g"] == pytest.approx(p * 400 / 1000)
+    assert got["jobs_count"] == 1 and got["moved_jobs_count"] == 1
