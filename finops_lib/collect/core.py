@@ -193,6 +193,8 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
         raise ValueError(f"unknown intensity_source {intensity_source!r}")
     if power_source not in ("boavizta", "none"):
         raise ValueError(f"unknown power_source {power_source!r}")
+    if forecast_source not in ("none", "watttime"):
+        raise ValueError(f"unknown forecast_source {forecast_source!r} (none, watttime)")
     # The output is checked, and locked, before the first API call (Cost Explorer costs money).
     out_dir = storage.check_snapshot_target(out_dir, overwrite)
     with storage.lock(storage.lock_path_for(out_dir), f"snapshot target {out_dir}"):
@@ -202,12 +204,12 @@ def collect_snapshot(session, *, region: str, window_start, window_end, out_dir,
         return _collect(session, region, start, end, Path(out_dir), zone or factors.REGION_ZONE.get(region),
                         endpoints, electricitymaps_api_key, watttime_credentials, intensity_source, power_source,
                         with_resources, cache_dir, extra_tables, manifest_extra, progress, overwrite,
-                        electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now)
+                        electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now, forecast_source)
 
 
 def _collect(session, region, start, end, out_dir, zone, endpoints, electricitymaps_api_key, watttime_credentials,
              intensity_source, power_source, with_resources, cache_dir, extra_tables, manifest_extra, progress,
-             overwrite, electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now):
+             overwrite, electricitymaps_csv, cloudtrail_min_interval_s, max_attempts, now, forecast_source):
     from tqdm.auto import tqdm
 
     run = _Run()
@@ -308,8 +310,6 @@ def _collect(session, region, start, end, out_dir, zone, endpoints, electricitym
             run.tables["intensity_forecasts"] = fc
         except CollectError as exc:
             run.gap("intensity_forecasts", "watttime", str(exc))
-    elif forecast_source != "none":
-        raise ValueError(f"unknown forecast_source {forecast_source!r} (none, watttime)")
     done("intensity", t0)
 
     t0 = step("power")
