@@ -179,7 +179,11 @@ def test_fleet_view_of_small_snapshot_adds_up(small_sandbox_snapshot):
     assert tot["window_h"] == 7 * 24 and tot["instances_count"] == 12
     assert tot["annual_cost_eur"] == pytest.approx(tot["total_cost_eur"] * 8760 / 168)
     assert tot["cpu_running_coverage_frac"] == pytest.approx(1 - tot["running_h_without_cpu_h"] / tot["total_running_h"])
-    assert 0.8 < tot["validation_factor_ratio"] < 1.25
+    # Cost Explorer / calculated over the paired days (the sandbox bills RIs and hourly Spot prices, which
+    # list price x runtime does not know: the factor is a result, not a constant)
+    pairs = daily.dropna(subset=["calculated_usd", "billed_usd"])
+    assert tot["validation_factor_ratio"] == pytest.approx(pairs["billed_usd"].sum() / pairs["calculated_usd"].sum())
+    assert 0 < tot["validation_factor_ratio"] < 2
     tables, plans = fleet.scenario_tables(base, snap["instances"], snap.intensity(), snap["power_profiles"],
                                           snap.usd_per_hour())
     assert set(tables) == {"baseline", *fleet.MEASURES}

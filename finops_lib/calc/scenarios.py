@@ -498,7 +498,8 @@ def rightsize(
         when ``cpu_p95_frac`` is NaN -- no data, no recommendation).
     """
     if instance_type not in catalog:
-        raise KeyError(f"unknown instance type {instance_type!r}; not in the instance catalog")
+        raise KeyError(f"instance type {instance_type!r} is not in the catalog given ({len(catalog)} candidate "
+                       "types; a snapshot's catalog leaves out types without a price or power curve)")
     if not (0 < target_util_frac <= 1):
         raise ValueError(f"target_util_frac must be in (0, 1], got {target_util_frac}")
     if not (0 < min_memory_frac <= 1):
@@ -538,17 +539,25 @@ def rightsizing_plan(
     pandas.DataFrame
         ``instance_id``, ``instance_type``, ``cpu_p95_frac`` (the chosen
         quantile, NaN without data), ``new_type``, ``vcpu_ratio``
-        (old vCPU / new vCPU).
+        (old vCPU / new vCPU), ``note`` (why an instance is not considered:
+        its type is unknown or not in ``catalog``, e.g. a price gap; such an
+        instance keeps its type -- a visible gap, not a recommendation).
     """
     _check_fleet_hourly(fleet_hourly)
     run = fleet_hourly[fleet_hourly["running_frac"] > 0]
     q = run.groupby("instance_id")["cpu_util_frac"].quantile(quantile)
     types = fleet_hourly.groupby("instance_id")["instance_type"].first()
     plan = pd.DataFrame({"instance_type": types, "cpu_p95_frac": q.reindex(types.index)})
+    notes = ["instance type unknown: not rightsized" if pd.isna(t)
+             else f"{t} not in the catalog (no price or power curve): not rightsized" if t not in catalog
+             else "" for t in plan["instance_type"]]
     plan["new_type"] = [
-        rightsize(t, c, target_util_frac, catalog, min_memory_frac) for t, c in zip(plan["instance_type"], plan["cpu_p95_frac"], strict=True)
+        t if n else rightsize(t, c, target_util_frac, catalog, min_memory_frac)
+        for t, c, n in zip(plan["instance_type"], plan["cpu_p95_frac"], notes, strict=True)
     ]
-    plan["vcpu_ratio"] = [catalog[a]["vcpu"] / catalog[b]["vcpu"] for a, b in zip(plan["instance_type"], plan["new_type"], strict=True)]
+    plan["vcpu_ratio"] = [1.0 if n else catalog[a]["vcpu"] / catalog[b]["vcpu"]
+                          for a, b, n in zip(plan["instance_type"], plan["new_type"], notes, strict=True)]
+    plan["note"] = notes
     return plan.rename_axis("instance_id").reset_index()
 
 

@@ -143,6 +143,20 @@ def test_apply_rightsizing_scales_cpu_by_vcpu_ratio():
     assert_allclose(out["cpu_util_frac"], 0.4)
 
 
+def test_rightsizing_plan_leaves_a_type_outside_the_catalog_as_a_gap():
+    """Regression (issue 10, item 9): a type with a price gap is left out of the snapshot's catalog;
+    the plan keeps it with a reason instead of calling a catalogued type 'unknown'."""
+    h = pd.date_range("2024-01-01", periods=20, freq="h", tz="UTC")
+    fh = _fleet(h, [("i-a", "m5.2xlarge"), ("i-b", "m6a.large")], [np.ones(20)] * 2, [np.full(20, 0.1)] * 2)
+    catalog = {t: v for t, v in factors.INSTANCE_CATALOG.items() if not t.startswith("m6a")}
+    plan = sc.rightsizing_plan(fh, catalog=catalog, min_memory_frac=0.25).set_index("instance_id")
+    assert plan.loc["i-a", "new_type"] == "m5.large" and plan.loc["i-a", "note"] == ""
+    assert plan.loc["i-b", "new_type"] == "m6a.large" and plan.loc["i-b", "vcpu_ratio"] == 1.0
+    assert "m6a.large not in the catalog" in plan.loc["i-b", "note"]
+    with pytest.raises(KeyError, match="not in the catalog given"):
+        sc.rightsize("m6a.large", 0.1, catalog=catalog)
+
+
 # ----------------------------------------------------------------- point estimate
 def test_fleet_hourly_totals_hand_computed():
     h = pd.date_range("2024-01-01", periods=2, freq="h", tz="UTC")
