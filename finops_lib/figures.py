@@ -328,11 +328,15 @@ def fig_scenario_intervals(summary: pd.DataFrame, simulated: bool = False) -> Fi
 
 
 @_styled
-def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: bool = False) -> Figure:
-    """Savings per scenario (5/50/95 %) beside the literature ranges.
+def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: bool = False,
+                         job_level_co2_frac: float | None = None) -> Figure:
+    """Savings per scenario (5/50/95 %) beside the literature ranges, level against level.
 
-    The literature range is a shaded band; its legend sits below the axes,
-    never over the data points.
+    A literature range is drawn only across the row it can be compared with:
+    the office-hours cost range (a saving of the scheduled instances' cost)
+    on the ``office_hours`` row; the temporal-shifting CO₂e range (a saving of
+    the shifted *jobs*) only on a job-level row, never against fleet-level
+    savings. Legends sit below the axes, never over the data points.
 
     Parameters
     ----------
@@ -341,23 +345,37 @@ def fig_scenario_savings(savings: pd.DataFrame, literature: dict, simulated: boo
     literature : dict
         ``factors.LITERATURE_SAVINGS_FRAC`` (``office_hours_cost``,
         ``temporal_shift_co2``: low/high). [-]
+    job_level_co2_frac : float, optional
+        CO₂e saving of the flexible jobs themselves (job level), shown as an
+        extra row on the CO₂e axis with the temporal-shifting range. [-]
     """
     fig, axes = _new(0.5, ncols=2)
-    lit = {"cost_eur": literature["office_hours_cost"], "co2_kg": literature["temporal_shift_co2"]}
-    names = {"cost_eur": "literature: office hours, cost", "co2_kg": "literature: temporal shifting, CO$_2$e"}
+    rows = list(savings.index)
+    if job_level_co2_frac is not None:
+        rows.append("flexible jobs (job level)")
+    y = np.arange(len(rows))
+    bands = {"cost_eur": ("office_hours", literature["office_hours_cost"], "literature: office hours, cost"),
+             "co2_kg": ("flexible jobs (job level)", literature["temporal_shift_co2"],
+                        "literature: temporal shifting, CO$_2$e (job level)")}
     for ax, key, label in ((axes[0], "cost_eur", "Cost saving [%]"), (axes[1], "co2_kg", "CO$_2$e saving [%]")):
+        row, lit, name = bands[key]
+        if row in rows:
+            i = rows.index(row)
+            ax.fill_between([lit["low"] * 100, lit["high"] * 100], i - 0.4, i + 0.4, color=_c(2), alpha=0.25,
+                            lw=0, label=name)
         mid = savings[f"{key}_q50"] * 100
         err = np.vstack([mid - savings[f"{key}_q05"] * 100, savings[f"{key}_q95"] * 100 - mid])
-        y = np.arange(len(savings))
-        ax.axvspan(lit[key]["low"] * 100, lit[key]["high"] * 100, color=_c(2), alpha=0.2, label=names[key])
-        ax.errorbar(mid, y, xerr=err, fmt="o", capsize=3, color=_c(0), label="median, 90 % interval")
+        ax.errorbar(mid, y[: len(savings)], xerr=err, fmt="o", capsize=3, color=_c(0),
+                    label="fleet level: median, 90 % interval")
+        if key == "co2_kg" and job_level_co2_frac is not None:
+            ax.plot([job_level_co2_frac * 100], [y[-1]], "D", color=_c(1), label="job level (point estimate)")
         ax.axvline(0, color="0.3", lw=0.6)
-        ax.set_yticks(y, savings.index)
+        ax.set_yticks(y, rows)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlabel(label)
-        ax.invert_yaxis()
     axes[1].set_yticklabels([])
     legend_below(*axes, ncols=2)
-    fig.suptitle(_title("Savings vs baseline with literature ranges", simulated), fontsize=9)
+    fig.suptitle(_title("Savings vs baseline, with literature ranges at their own level", simulated), fontsize=9)
     return fig
 
 

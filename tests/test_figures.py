@@ -43,10 +43,27 @@ def _assert_no_legend_over_axes(fig):
 
 def test_scenario_savings_legend_is_outside_every_axes():
     """Regression: the literature legends covered the points (loc='lower right' inside the axes)."""
-    fig = figures.fig_scenario_savings(_savings(), factors.LITERATURE_SAVINGS_FRAC, simulated=True)
+    fig = figures.fig_scenario_savings(_savings(), factors.LITERATURE_SAVINGS_FRAC, simulated=True,
+                                       job_level_co2_frac=0.2)
     _assert_no_legend_over_axes(fig)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("office hours" in t for t in labels) and any("temporal shifting" in t for t in labels)
+
+
+def test_scenario_savings_compares_literature_only_at_its_own_level():
+    """Job-level literature (temporal shifting) is drawn only on a job-level row, never across fleet rows."""
+    fig = figures.fig_scenario_savings(_savings(), factors.LITERATURE_SAVINGS_FRAC, job_level_co2_frac=0.2)
+    cost_ax, co2_ax = fig.axes[:2]
+    assert [t.get_text() for t in cost_ax.get_yticklabels()][-1] == "flexible jobs (job level)"
+    (band,) = co2_ax.collections[:1]
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.min() >= len(SCENARIOS) - 0.5  # only on the last (job-level) row
+    (cband,) = cost_ax.collections[:1]
+    i = list(SCENARIOS).index("office_hours")
+    assert i - 0.5 <= cband.get_paths()[0].vertices[:, 1].min() < cband.get_paths()[0].vertices[:, 1].max() <= i + 0.5
+    # without a job-level figure, no temporal-shifting band at all
+    fig2 = figures.fig_scenario_savings(_savings(), factors.LITERATURE_SAVINGS_FRAC)
+    assert not any("temporal" in t.get_text() for t in fig2.legends[0].get_texts())
 
 
 @pytest.mark.parametrize("make", [
