@@ -280,7 +280,9 @@ def accounting_metrics(hva: Mapping[str, float], by_pue: pd.Series, pue_ccf: flo
         ``hour_aligned_co2_kg``, ``annual_average_co2_kg``, ``co2_pue_ccf_kg``,
         ``co2_pue_region_kg``, ``embodied_co2_kg`` [kg]; ``hour_aligned_vs_annual_frac``,
         ``hour_of_day_alignment_frac``, ``season_vs_annual_frac``,
-        ``embodied_share_frac`` [-]; ``window_mean_intensity_g_per_kwh``.
+        ``embodied_share_frac`` [-]; ``window_mean_intensity_g_per_kwh``;
+        ``embodied_running_h_without_value_h`` (running instance-hours of types
+        without an embodied value: > 0 means the embodied keys are NaN) [h].
     """
     return {"hour_aligned_co2_kg": hva["hour_aligned_co2_g"] / G_PER_KG,
             "annual_average_co2_kg": hva["annual_average_co2_g"] / G_PER_KG,
@@ -288,7 +290,8 @@ def accounting_metrics(hva: Mapping[str, float], by_pue: pd.Series, pue_ccf: flo
             "hour_of_day_alignment_frac": hva["alignment_frac"], "season_vs_annual_frac": hva["season_frac"],
             "window_mean_intensity_g_per_kwh": hva["window_mean_intensity_g_per_kwh"],
             "co2_pue_ccf_kg": by_pue[pue_ccf], "co2_pue_region_kg": by_pue[pue_region],
-            "embodied_co2_kg": embodied["embodied_co2_kg"], "embodied_share_frac": embodied["embodied_share_frac"]}
+            "embodied_co2_kg": embodied["embodied_co2_kg"], "embodied_share_frac": embodied["embodied_share_frac"],
+            "embodied_running_h_without_value_h": embodied["running_h_without_value"]}
 
 
 def gap_metrics(agg: uncertainty.FleetAggregates) -> dict:

@@ -116,11 +116,13 @@ def test_footprint_variants_and_accounting_metrics():
                                          "hour-aligned, PUE 1.135 (CCF)": 1.0,
                                          "hour-aligned, PUE 1.35 (2024 regional)": 1.35 / 1.135,
                                          "embodied (time share)": 0.25})
-    m = sm.accounting_metrics(HVA, by_pue, 1.135, 1.35, {"embodied_co2_kg": 0.25, "embodied_share_frac": 0.2})
+    m = sm.accounting_metrics(HVA, by_pue, 1.135, 1.35, {"embodied_co2_kg": 0.25, "embodied_share_frac": 0.2,
+                                                         "running_h_without_value": 0.0})
     assert m == pytest.approx({"hour_aligned_co2_kg": 1.2, "annual_average_co2_kg": 1.0, "hour_aligned_vs_annual_frac": 0.2,
                                "hour_of_day_alignment_frac": 0.05, "season_vs_annual_frac": 0.142857,
                                "window_mean_intensity_g_per_kwh": 420.0, "co2_pue_ccf_kg": 1.0,
-                               "co2_pue_region_kg": 1.35 / 1.135, "embodied_co2_kg": 0.25, "embodied_share_frac": 0.2})
+                               "co2_pue_region_kg": 1.35 / 1.135, "embodied_co2_kg": 0.25, "embodied_share_frac": 0.2,
+                               "embodied_running_h_without_value_h": 0.0})
 
 
 def test_power_model_metrics_keys_and_values():
