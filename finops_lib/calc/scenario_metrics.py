@@ -219,6 +219,11 @@ def footprint_variants(hva: Mapping[str, float], by_pue: pd.Series, pue_ccf: flo
     })
 
 
+def fleet_types(fleet_hourly: pd.DataFrame) -> list[str]:
+    """Sorted known instance types of the fleet (unknown, NA types are left out: a gap reported elsewhere)."""
+    return sorted(set(fleet_hourly["instance_type"].dropna()))
+
+
 def comparison_at(model_cmp: pd.DataFrame, load_frac: float = 0.3) -> pd.DataFrame:
     """Rows of ``calc.power_model_comparison`` at one load, indexed by instance type."""
     return model_cmp[model_cmp["load_frac"] == load_frac].set_index("instance_type")

@@ -169,3 +169,7 @@ def test_truth_sobol_coverage_and_prefixed_keys():
     assert sm.coverage_metrics(cov) == {"calibration_co2_kg_coverage_frac": 0.9, "calibration_co2_kg_worlds_count": 20}
     assert sm.coverage_metrics(pd.DataFrame()) == {}
     assert sm.prefixed("energy_true_over_estimated_", {"median_ratio": 1.05}) == {"energy_true_over_estimated_median_ratio": 1.05}
+
+
+def test_fleet_types_leave_unknown_types_out():
+    assert sm.fleet_types(_fleet(["m5.large", None, "c6g.large", "m5.large"], [1.0] * 4)) == ["c6g.large", "m5.large"]
