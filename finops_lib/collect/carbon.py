@@ -321,6 +321,15 @@ def parse_watttime(points: list[dict], zone: str, signal_type: str, units: str |
     return conform_payload("intensity_hourly", df, "WattTime")
 
 
+def _watttime_auth(credentials, base_url, session, cache_dir, counter):
+    """A (cached) session and the Bearer header for WattTime; no credentials -> SourceUnavailable."""
+    if not credentials or not all(credentials):
+        raise SourceUnavailable("no WattTime credentials (set WATTTIME_USERNAME and WATTTIME_PASSWORD)")
+    session = session or cached_session(cache_dir, "watttime")
+    token = watttime_login(*credentials, base_url=base_url, session=session, counter=counter)
+    return session, {"Authorization": f"Bearer {token}"}
+
+
 def get_intensity_watttime(region: str, start, end, credentials: tuple[str, str] | None,
                            base_url: str = WATTTIME_BASE_URL, *, signal_type: str = "co2_moer", zone: str | None = None,
                            session=None, cache_dir=None, counter=None) -> tuple[pd.DataFrame, dict]:
@@ -346,12 +355,8 @@ def get_intensity_watttime(region: str, start, end, credentials: tuple[str, str]
         ``is_estimated`` is NA (WattTime does not flag estimates).
     meta : dict
     """
-    if not credentials or not all(credentials):
-        raise SourceUnavailable("no WattTime credentials (set WATTTIME_USERNAME and WATTTIME_PASSWORD)")
     start, end = _utc(start), _utc(end)
-    session = session or cached_session(cache_dir, "watttime")
-    token = watttime_login(*credentials, base_url=base_url, session=session, counter=counter)
-    headers = {"Authorization": f"Bearer {token}"}
+    session, headers = _watttime_auth(credentials, base_url, session, cache_dir, counter)
     points, units, calls, t = [], None, 0, start
     while t < end:
         t1 = min(t + timedelta(days=WATTTIME_MAX_DAYS), end)
@@ -373,12 +378,8 @@ def get_forecast_watttime(region: str, credentials: tuple[str, str] | None, base
                           signal_type: str = "co2_moer", zone: str | None = None, session=None, cache_dir=None,
                           counter=None) -> tuple[pd.DataFrame, dict]:
     """The current WattTime forecast as hourly means (``is_estimated`` True)."""
-    if not credentials or not all(credentials):
-        raise SourceUnavailable("no WattTime credentials (set WATTTIME_USERNAME and WATTTIME_PASSWORD)")
-    session = session or cached_session(cache_dir, "watttime")
-    token = watttime_login(*credentials, base_url=base_url, session=session, counter=counter)
-    body = request_json(session, "GET", f"{base_url.rstrip('/')}/v3/forecast",
-                        headers={"Authorization": f"Bearer {token}"},
+    session, headers = _watttime_auth(credentials, base_url, session, cache_dir, counter)
+    body = request_json(session, "GET", f"{base_url.rstrip('/')}/v3/forecast", headers=headers,
                         params={"region": region, "signal_type": signal_type},
                         label="watttime.forecast", counter=counter, hints=_WT_HINTS)
     df = parse_watttime(_field(body, "data", "WattTime forecast"), zone or region, signal_type,
@@ -437,12 +438,8 @@ def get_forecasts_watttime(region: str, start, end, credentials: tuple[str, str]
         ``intensity_forecasts`` in g/kWh (converted from lb/MWh).
     meta : dict
     """
-    if not credentials or not all(credentials):
-        raise SourceUnavailable("no WattTime credentials (set WATTTIME_USERNAME and WATTTIME_PASSWORD)")
     start, end = _utc(start), _utc(end)
-    session = session or cached_session(cache_dir, "watttime")
-    token = watttime_login(*credentials, base_url=base_url, session=session, counter=counter)
-    headers = {"Authorization": f"Bearer {token}"}
+    session, headers = _watttime_auth(credentials, base_url, session, cache_dir, counter)
     frames, calls = [], 0
     for sig in signal_types:
         items, units, t = [], None, start

@@ -686,6 +686,21 @@ def _watttime_handler(world: World):
     def err(status, msg):
         return status, "application/json", {"error": msg}
 
+    def window_query(query, signals):
+        """(query, start, end, None) for a valid region/signal/start/end query, else (.., error response)."""
+        q = {k: v[-1] for k, v in query.items()}
+        if q.get("region") != region:
+            return q, None, None, err(400, f"region {q.get('region')!r} not available (sandbox: {region!r})")
+        if q.get("signal_type") not in signals:
+            return q, None, None, err(400, f"the sandbox serves signal_type in {list(signals)}")
+        try:
+            t0, t1 = (pd.Timestamp(q[k]).tz_convert("UTC") for k in ("start", "end"))
+        except (KeyError, ValueError, TypeError) as exc:
+            return q, None, None, err(400, f"bad or missing start/end: {exc}")
+        if t1 - t0 > pd.Timedelta(days=WATTTIME_MAX_DAYS):
+            return q, None, None, err(400, f"range longer than {WATTTIME_MAX_DAYS} days")
+        return q, t0, t1, None
+
     def handle(method, path, query, headers, body):
         if path == "/login":
             calls["login"] += 1
@@ -700,17 +715,9 @@ def _watttime_handler(world: World):
             return err(404, f"unknown path {path!r} (the sandbox serves /login, /v3/historical, "
                             "/v3/forecast/historical)")
         calls["historical"] += 1
-        q = {k: v[-1] for k, v in query.items()}
-        if q.get("region") != region:
-            return err(400, f"region {q.get('region')!r} not available (sandbox: {region!r})")
-        if q.get("signal_type") != "co2_moer":
-            return err(400, "the sandbox serves signal_type=co2_moer only")
-        try:
-            t0, t1 = (pd.Timestamp(q[k]).tz_convert("UTC") for k in ("start", "end"))
-        except (KeyError, ValueError, TypeError) as exc:
-            return err(400, f"bad or missing start/end: {exc}")
-        if t1 - t0 > pd.Timedelta(days=WATTTIME_MAX_DAYS):
-            return err(400, f"range longer than {WATTTIME_MAX_DAYS} days")
+        q, t0, t1, bad = window_query(query, ("co2_moer",))
+        if bad:
+            return bad
         hours = moer[(moer.index >= t0.floor("h")) & (moer.index < min(t1, world.as_of))]
         data = []
         for h, v in hours.items():
@@ -728,18 +735,10 @@ def _watttime_handler(world: World):
 
     def forecasts(query):
         calls["forecast_historical"] = calls.get("forecast_historical", 0) + 1
-        q = {k: v[-1] for k, v in query.items()}
-        if q.get("region") != region:
-            return err(400, f"region {q.get('region')!r} not available (sandbox: {region!r})")
-        sig = q.get("signal_type")
-        if sig not in by_sig:
-            return err(400, f"the sandbox serves signal_type in {sorted(by_sig)}")
-        try:
-            t0, t1 = (pd.Timestamp(q[k]).tz_convert("UTC") for k in ("start", "end"))
-        except (KeyError, ValueError, TypeError) as exc:
-            return err(400, f"bad or missing start/end: {exc}")
-        if t1 - t0 > pd.Timedelta(days=WATTTIME_MAX_DAYS):
-            return err(400, f"range longer than {WATTTIME_MAX_DAYS} days")
+        q, t0, t1, bad = window_query(query, sorted(by_sig))
+        if bad:
+            return bad
+        sig = q["signal_type"]
         g = by_sig[sig]
         g = g[(g["issued_at"] >= t0) & (g["issued_at"] < min(t1, world.as_of))]
         data = []
