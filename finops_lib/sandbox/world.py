@@ -512,7 +512,7 @@ def build_world(config: WorldConfig | dict | None = None) -> World:
     one_piece = pieces_df.groupby("instance_id").agg(k=("start_s", "size"), sc=("start_cause", "first"),
                                                      ec=("end_cause", "last"))  # fmt: skip
     whole = one_piece["k"].eq(1) & one_piece["sc"].eq("before_window") & one_piece["ec"].eq("window_end")
-    instances["always_on_whole_window"] = instances["instance_id"].map(whole).fillna(False).astype(bool)
+    instances["always_on_whole_window"] = instances["instance_id"].map(whole).eq(True)
     brng = _rng(config.seed, 8)
     instances["ri_covered"] = _truth.ri_covered(instances, brng)
     spot_types = sorted(set(instances.loc[instances["lifecycle"].eq("spot"), "instance_type"]))
