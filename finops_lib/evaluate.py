@@ -738,7 +738,11 @@ def figures_manifest(copied: list[Path], out_dir, results_dir=ROOT / "results") 
     for dest in copied:
         exp, name = dest.stem.split("--", 1)
         metrics_path = Path(results_dir) / exp / "metrics.json"
-        doc = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        try:
+            doc = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+        except (OSError, ValueError) as exc:  # a corrupt metrics.json: fields null, never guessed
+            log.warning("figures manifest: cannot read %s (%s); its fields are null", metrics_path, exc)
+            doc = {}
         entries.append({"file": dest.name, "figure": name, "experiment": exp,
                         "snapshot_id": doc.get("snapshot_id"), "is_simulated": doc.get("is_simulated"),
                         "git_commit": doc.get("git_commit")})

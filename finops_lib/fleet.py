@@ -356,10 +356,20 @@ def scenario_monte_carlo(
     intensity_g_per_kwh: pd.Series,
     n_draws: int,
     seed: int,
+    *,
+    intensity_is_estimated: pd.Series | None = None,
+    model_profiles: pd.DataFrame | None = None,
 ) -> dict[str, uncertainty.MonteCarloResult]:
-    """One Monte Carlo per table with common random numbers (same ``seed`` and ``n_draws``)."""
+    """One Monte Carlo per table with common random numbers (same ``seed`` and ``n_draws``).
+
+    ``intensity_is_estimated`` and ``model_profiles`` as in
+    :func:`~finops_lib.calc.uncertainty.fleet_aggregates` (pass them, as notebook 03 does, or the
+    estimated-intensity prior and the power model-form span are left out and the intervals are narrower).
+    """
     return {
-        k: uncertainty.monte_carlo(uncertainty.fleet_aggregates(t, profiles, usd_per_hour, intensity_g_per_kwh), n_draws, seed)
+        k: uncertainty.monte_carlo(uncertainty.fleet_aggregates(t, profiles, usd_per_hour, intensity_g_per_kwh,
+                                                                intensity_is_estimated=intensity_is_estimated,
+                                                                model_profiles=model_profiles), n_draws, seed)
         for k, t in tables.items()
     }
 

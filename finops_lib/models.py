@@ -70,7 +70,7 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         "sci_embodied", "embodied",
         "Green Software Foundation SCI specification v1.0 (ISO/IEC 21031:2024): M = TE (TiR/EL) (RR/ToR)",
-        "SCI v1.0", (), "tests/calc/test_ccf_source.py",
+        "SCI v1.0", (), "tests/calc/test_sci_source.py",
     ),
     ModelInfo(
         "energy", "energy", "E = P t r PUE; CCF AWS PUE 1.135 or GSF regional PUE", "calc.carbon",

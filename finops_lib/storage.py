@@ -161,7 +161,12 @@ def write_result_marker(folder, experiment: str) -> Path:
     doc = {"tool": "finops evaluate", "experiment": experiment, "files": files + [RESULT_MARKER],
            "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
     path = folder / RESULT_MARKER
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    tmp = folder / f".{RESULT_MARKER}.{uuid.uuid4().hex}.tmp"  # atomic: a torn marker would make the folder foreign
+    try:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -89,7 +89,7 @@ data "aws_iam_policy_document" "scheduler" {
   }
   statement {
     sid       = "DecisionLog"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.decisions[0].arn]
   }
   statement {

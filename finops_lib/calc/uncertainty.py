@@ -305,7 +305,7 @@ def power_model_span(instance_type, cpu_util_frac, running_frac, intensity_g_per
                 p = _power.fleet_power_w(pd.Series(types[sel]), pd.Series(np.clip(u[sel], 0, 1)), model=m,
                                          profiles=model_profiles, profile_source=src).to_numpy()  # fmt: skip
                 row[f"ratio_{m}"] = (p * r[sel]).sum() / e0 if e0 > 0 else np.nan
-            except (_power.UnknownInstanceTypeError, ValueError):
+            except _power.UnknownInstanceTypeError:  # the model does not cover the type: no bound from it
                 row[f"ratio_{m}"] = np.nan
         rows[t] = row
     out = pd.DataFrame.from_dict(rows, orient="index")

@@ -66,10 +66,21 @@ ENDPOINT_ENV_VARS = ("BOAVIZTA_URL", "ELECTRICITYMAPS_URL", "WATTTIME_URL")
 AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
 
 
+def redact_url(url: str | None) -> str | None:
+    """``url`` without user:password and query string (they may carry secrets), for manifests and logs."""
+    if not url:
+        return url
+    p = urlsplit(url)
+    host = p.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{p.port}" if p.port else ""
+    return p._replace(netloc=netloc, query="", fragment="").geturl()
+
+
 def endpoint_overrides(environ=None) -> dict[str, str]:
-    """The endpoint-redirecting environment variables that are set (``AWS_ENDPOINT_URL*``, ...)."""
+    """The endpoint-redirecting environment variables that are set (``AWS_ENDPOINT_URL*``, ...), redacted."""
     env = os.environ if environ is None else environ
-    return {k: v for k, v in sorted(env.items())
+    return {k: redact_url(v) for k, v in sorted(env.items())
             if v and (k.startswith(ENDPOINT_ENV_PREFIXES) or k in ENDPOINT_ENV_VARS)}
 
 
@@ -339,6 +350,7 @@ def _collect(session, region, start, end, out_dir, zone, endpoints, electricitym
                                                                         "pricing", "sts")}
     used.update({"electricitymaps": endpoints.electricitymaps, "watttime": endpoints.watttime,
                  "boavizta": boavizta_url or endpoints.boavizta})
+    used = {k: redact_url(v) for k, v in used.items()}  # no user:password or query string in the manifest
     not_real = not_real_reasons(used, intensity_source)
     if not_real and not (manifest_extra or {}).get("simulated"):  # the sandbox says so itself
         run.warnings.append("not real AWS data, marked simulated: " + "; ".join(not_real))

@@ -44,10 +44,10 @@ METRICS_NAMESPACE = "CarbonAwareFinOps"
 WRITE_OPERATIONS = {
     "ec2": ("StartInstances", "StopInstances"),
     "cloudwatch": ("PutMetricData",),
-    "dynamodb": ("BatchWriteItem", "PutItem"),
+    "dynamodb": ("BatchWriteItem",),
 }
 #: IAM actions the scheduler needs (terraform/ scheduler role; tests compare).
-REQUIRED_IAM_ACTIONS = ("cloudwatch:PutMetricData", "dynamodb:BatchWriteItem", "dynamodb:PutItem",
+REQUIRED_IAM_ACTIONS = ("cloudwatch:PutMetricData", "dynamodb:BatchWriteItem",
                         "dynamodb:Query", "ec2:DescribeInstances", "ec2:StartInstances", "ec2:StopInstances")
 #: Instances per StartInstances/StopInstances call (our choice: a failed batch is retried per instance).
 EC2_BATCH = 50
@@ -262,8 +262,8 @@ def read_dynamodb_history(dynamodb, table: str, instance_ids, since) -> pd.DataF
         for page in pages:
             for it in page["Items"]:
                 rows.append({"instance_id": iid, "decided_at": it["decided_at"]["S"],
-                             "target": it.get("target", {}).get("S"), "mode": it.get("mode", {}).get("S")})
-    return pd.DataFrame(rows, columns=["instance_id", "decided_at", "target", "mode"])
+                             **{k: it.get(k, {}).get("S") for k in ("target", "mode", "action", "result")}})
+    return pd.DataFrame(rows, columns=["instance_id", "decided_at", "target", "mode", "action", "result"])
 
 
 class CallLog:

@@ -307,12 +307,12 @@ def decide(
             if policies.timezone_tag in tags:
                 tz = check_timezone(tags[policies.timezone_tag], f"instance {iid} tag {policies.timezone_tag}")
             window = _maintenance(policies, policy, now, tz)
-            if window is not None and window.mode == "hold":
+            if policy.kind == "always-on":  # before maintenance: never started or stopped, whatever a window says
+                target, reason = None, "always on: never stopped (nor restarted) by the scheduler"
+            elif window is not None and window.mode == "hold":
                 target, reason = None, f"maintenance window {window.name}: held as is"
             elif window is not None:
                 target, reason = "running", f"maintenance window {window.name}: kept running"
-            elif policy.kind == "always-on":
-                target, reason = None, "always on: never stopped (nor restarted) by the scheduler"
             elif policy.kind == "hours":
                 target, reason = hours_target(policy, now, tz, policies)
             else:

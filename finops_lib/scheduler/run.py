@@ -67,19 +67,36 @@ def run_once(clients: dict, policies: PolicySet, now, forecast_g_per_kwh: pd.Ser
         history = aws.read_dynamodb_history(clients["dynamodb"], table, ids, since)
     elif ids and log_dir:
         history = aws.read_local_log(log_dir)
-    if history is not None and "mode" in history:
-        history = history[history["mode"] == "apply"]
+    history = ran_history(history)
     decisions = decide(instances, now, forecast_g_per_kwh, policies, history=history)
     results, calls = None, 0
     if apply:
         results = aws.apply_decisions(clients["ec2"], decisions)
+    # the decision log first (the next run's deadline history depends on it), metrics last
+    if apply and table:
+        aws.write_dynamodb(clients["dynamodb"], table, decisions, results, "apply")
+    files = aws.write_local_log(decisions, results, log_dir, "apply" if apply else "dry-run") if log_dir else []
     datums = aws.metric_data(decisions, results, zone)
     if apply:
         calls = aws.put_metrics(clients["cloudwatch"], datums)
-        if table:
-            aws.write_dynamodb(clients["dynamodb"], table, decisions, results, "apply")
-    files = aws.write_local_log(decisions, results, log_dir, "apply" if apply else "dry-run") if log_dir else []
     return RunResult(decisions, results, datums, calls, files)
+
+
+def ran_history(history: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The decision-log rows that count as hours a deadline job ran.
+
+    Applied decisions only (no dry run), no ``skip`` (instance in transition),
+    and no start that failed or was throttled: ``result`` is ``ok`` or empty
+    (no call needed, the instance was already running).
+    """
+    if history is None:
+        return None
+    keep = history["mode"].eq("apply") if "mode" in history else pd.Series(True, index=history.index)
+    if "action" in history:
+        keep &= history["action"].ne("skip").fillna(True)
+    if "result" in history:
+        keep &= history["result"].isna() | history["result"].eq("ok")
+    return history[keep]
 
 
 def intensity_forecast_electricitymaps(zone: str, now, *, api_key: str | None = None, base_url: str | None = None,

@@ -102,3 +102,12 @@ def test_collect_as_aws_with_the_sandbox_environment_is_marked_simulated(tmp_pat
     assert m["endpoints"]["electricitymaps"] == ep.electricitymaps
     assert m["coverage"]["electricitymaps"] > 0.9 and len(snap["intensity_hourly"]) >= 24
     assert "never-recorded" not in (path / "manifest.json").read_text()
+
+
+def test_endpoint_urls_are_recorded_without_credentials_or_query():
+    from finops_lib.collect.core import endpoint_overrides, redact_url
+
+    assert redact_url("https://user:s3cret@proxy.example:8443/v3?api_key=abc#x") == "https://proxy.example:8443/v3"
+    assert redact_url("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    env = {"AWS_ENDPOINT_URL": "http://k:v@127.0.0.1:1/", "ELECTRICITYMAPS_URL": "https://em/v3?token=t", "HOME": "/x"}
+    assert endpoint_overrides(env) == {"AWS_ENDPOINT_URL": "http://127.0.0.1:1/", "ELECTRICITYMAPS_URL": "https://em/v3"}

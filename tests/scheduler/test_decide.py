@@ -14,7 +14,7 @@ from finops_lib.scheduler import (
     parse_policies,
     persistence_forecast,
 )
-from finops_lib.scheduler.decide import deadline_window
+from finops_lib.scheduler.decide import deadline_window, done_hours
 from finops_lib.scheduler.policy import default_policy_path
 
 POL = load_policies()
@@ -127,6 +127,16 @@ def test_maintenance_windows_hold_or_run():
     assert held["action"] == "none" and held["target"] is None and "freeze" in held["reason"]
 
 
+def test_a_run_window_without_policy_filter_never_starts_an_always_on_instance():
+    """Regression (review): maintenance was checked before always-on, so a run window started it."""
+    raw = __import__("yaml").safe_load(default_policy_path().read_text())
+    raw["maintenance_windows"] = [{"name": "patch", "weekdays": ["Sun"], "start": "02:00", "end": "04:00", "mode": "run"}]
+    p = parse_policies(raw)
+    d = one("2026-10-18T01:30Z", state="stopped", policies=p, Schedule="24/7 Always Running")
+    assert d["action"] == "none" and d["target"] is None and "always on" in d["reason"]
+    assert one("2026-10-18T01:30Z", state="stopped", policies=p, Schedule="office-hours")["action"] == "start"
+
+
 # --------------------------------------------------------------------------- carbon-aware
 def test_threshold_defers_under_high_intensity():
     now = "2026-10-22T10:00Z"
@@ -212,3 +222,18 @@ def test_expected_savings_hand_computed():
     assert_allclose(d["expected_co2_saved_kg"], 0.64 * 2 * 20 / 50 * 1.35 / 1000 * 400 / 1000)
     run = one("2026-10-22T10:00Z", forecast=flat(400), Schedule="office-hours")
     assert run["expected_cost_saved_eur"] == 0 and run["intensity_g_per_kwh"] == 400
+
+
+def test_deadline_history_counts_only_hours_that_really_ran():
+    """Regression (review): skipped decisions and failed/throttled starts counted as hours a job had run."""
+    from finops_lib.scheduler.run import ran_history
+
+    h = pd.DataFrame({"instance_id": ["i-1"] * 5, "target": ["running"] * 5,
+                      "decided_at": pd.date_range("2026-10-05T01:00Z", periods=5, freq="h").astype(str),
+                      "mode": ["apply", "apply", "apply", "apply", "dry-run"],
+                      "action": ["start", "none", "skip", "start", "none"],
+                      "result": ["ok", None, None, "throttled", None]})
+    kept = ran_history(h)
+    assert list(kept["action"]) == ["start", "none"]
+    assert done_hours(kept, "i-1", pd.Timestamp("2026-10-05T00:00Z"), pd.Timestamp("2026-10-05T08:00Z")) == 2
+    assert done_hours(h, "i-1", pd.Timestamp("2026-10-05T00:00Z"), pd.Timestamp("2026-10-05T08:00Z")) == 5

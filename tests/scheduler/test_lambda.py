@@ -92,3 +92,17 @@ def test_handler_reads_the_electricitymaps_key_from_ssm(moto_session, monkeypatc
     out = lambda_handler.handler({"time": "2026-10-24T10:00:00Z"}, None, session_factory=lambda: moto_session)
     assert seen == {"zone": "DE", "api_key": "secret-key"}
     assert out["mode"] == "dry-run" and out["stop"] == 0  # 123 g/kWh < 300: keeps running
+
+
+def test_handler_without_a_forecast_still_enforces_office_hours(moto_session, monkeypatch):
+    """An unreachable forecast (SSM parameter missing) must not stop the hour-based policies."""
+    monkeypatch.setenv("ELECTRICITYMAPS_API_KEY_PARAMETER", "/finops/missing")
+    monkeypatch.setenv("SCHEDULER_APPLY", "true")
+    monkeypatch.delenv("DECISION_TABLE", raising=False)
+    ec2 = moto_session.client("ec2")
+    spec = [{"ResourceType": "instance", "Tags": [{"Key": "Schedule", "Value": "Office Hours + Weekend Shutdown"}]}]
+    iid = ec2.run_instances(ImageId=AMI, InstanceType="t3.small", MinCount=1, MaxCount=1,
+                            TagSpecifications=spec)["Instances"][0]["InstanceId"]
+    out = lambda_handler.handler({"time": "2026-10-24T10:00:00Z"}, None, session_factory=lambda: moto_session)  # Sat
+    state = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert out["stop"] == 1 and state in ("stopping", "stopped")
