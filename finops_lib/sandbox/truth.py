@@ -1,10 +1,9 @@
 """The sandbox's hidden truth: its own physics, its own billing, its own distributions.
 
 This module is how the sandbox lets an evaluation **fail**. It imports
-nothing of the estimators -- no ``finops_lib.calc`` (power, billing, runtime,
-uncertainty), no ``finops_lib.factors`` (so none of the Monte Carlo's priors in
-``factors.UNCERTAINTY_PRIORS``) -- only :mod:`finops_lib.constants` (exact unit
-conversions). ``tests/sandbox/test_truth.py`` checks that on the import graph.
+nothing of the estimators -- none of the calculation package (power, billing,
+runtime, uncertainty), not the factors module (so none of the Monte Carlo's
+priors) -- only :mod:`finops_lib.constants` (exact unit conversions). ``tests/sandbox/test_truth.py`` checks that on the import graph.
 Every number below is the truth's own, with its source or marked as a
 modelling choice; none is tuned to make an estimator look good.
 
