@@ -184,5 +184,10 @@ resource "aws_scheduler_schedule" "hourly" {
     arn      = aws_lambda_function.scheduler[0].arn
     role_arn = aws_iam_role.invoke[0].arn
     input    = jsonencode({ time = "<aws.scheduler.scheduled-time>" })
+    # a late retry must not act on an hour that has passed (the default keeps events up to 24 h)
+    retry_policy {
+      maximum_event_age_in_seconds = 900
+      maximum_retry_attempts       = 2
+    }
   }
 }

@@ -96,6 +96,12 @@ def test_deploying_and_acting_stay_opt_in():
     assert re.search(r"count\s*=\s*local.scheduler_count", _tf("scheduler.tf"))
 
 
+def test_schedule_retries_never_act_on_a_past_hour():
+    """The handler decides for the event's scheduled time: a retry hours later would act on a past hour."""
+    m = re.search(r"maximum_event_age_in_seconds\s*=\s*(\d+)", _tf("scheduler.tf"))
+    assert m and int(m.group(1)) <= 3600
+
+
 def test_collector_trust_names_one_principal_not_the_account():
     main_tf, v = _tf("main.tf"), _tf("variables.tf")
     assert ":root" not in main_tf
