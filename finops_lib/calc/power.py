@@ -131,6 +131,12 @@ def ccf_processors(instance_type: str, model: str = "ccf") -> tuple[str, ...]:
     return tuple(factors.CCF_PROCESSORS_BY_FAMILY.get(family, ("Unknown",)))
 
 
+def _ccf_lookup(processors, aws_table, refined_table, model: str) -> list:
+    """Per-processor values from CCF's AWS table (``ccf_refined``: with its substitutions); None where absent."""
+    table = dict(aws_table) | (dict(refined_table) if model == "ccf_refined" else {})
+    return [table.get(p) for p in processors]
+
+
 def ccf_w_per_vcpu(processors: Sequence[str], model: str = "ccf") -> tuple[float, float]:
     r"""
     CCF's AWS min / max watts per vCPU for a list of processors (getMinWatts/getMaxWatts).
@@ -139,10 +145,7 @@ def ccf_w_per_vcpu(processors: Sequence[str], model: str = "ccf") -> tuple[float
     CCF's AWS averages (0.74, 3.5) when any processor has no AWS coefficient
     (CCF's JavaScript averages ``undefined`` to a falsy value and falls back). [W/vCPU]
     """
-    table = dict(factors.CCF_AWS_W_PER_VCPU)
-    if model == "ccf_refined":
-        table |= dict(factors.CCF_REFINED_W_PER_VCPU)
-    vals = [table.get(p) for p in processors]
+    vals = _ccf_lookup(processors, factors.CCF_AWS_W_PER_VCPU, factors.CCF_REFINED_W_PER_VCPU, model)
     if not vals or any(v is None for v in vals):
         return factors.CCF_AWS_FALLBACK_W_PER_VCPU
     agg = np.median if {"Sandy Bridge", "Ivy Bridge"} & set(processors) else np.mean
@@ -151,10 +154,7 @@ def ccf_w_per_vcpu(processors: Sequence[str], model: str = "ccf") -> tuple[float
 
 def ccf_gb_per_chip(processors: Sequence[str], model: str = "ccf") -> float:
     """CCF's memory per physical chip inside SPECpower (AWS getMemory; mean, fallback 80.69). [GB]"""
-    table = dict(factors.CCF_AWS_GB_PER_CHIP)
-    if model == "ccf_refined":
-        table |= dict(factors.CCF_REFINED_GB_PER_CHIP)
-    vals = [table.get(p) for p in processors]
+    vals = _ccf_lookup(processors, factors.CCF_AWS_GB_PER_CHIP, factors.CCF_REFINED_GB_PER_CHIP, model)
     if not vals or any(v is None for v in vals):
         return factors.CCF_AWS_GB_PER_CHIP_FALLBACK
     return float(np.mean(vals))

@@ -3,11 +3,11 @@
 import json
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
+import requests
 
 from finops_lib.collect import fakes
+from finops_lib.collect.boavizta import boavizta_python, boavizta_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REGION = "eu-central-1"
@@ -17,14 +17,6 @@ def load(name):
     return json.loads((FIXTURES / name).read_text())
 
 
-@pytest.fixture
-def aws_credentials(monkeypatch):
-    """Fake credentials (moto docs); no real profile or IMDS is ever consulted."""
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-                 "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 @pytest.fixture
@@ -35,10 +27,17 @@ def no_backoff(monkeypatch):
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
 
 
-@pytest.fixture
-def moto_session(aws_credentials):
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+
+
+@pytest.fixture(scope="module")
+def boavizta_url():
+    """A local BoaviztAPI server for the module (skips where its interpreter is absent); stopped afterwards."""
+    if not Path(boavizta_python()).exists():
+        pytest.skip(f"BoaviztAPI interpreter {boavizta_python()} not installed (make venv)")
+    with boavizta_server() as url:
+        yield url
+    with pytest.raises(requests.ConnectionError):  # stopped afterwards
+        requests.get(f"{url}/v1/utils/version", timeout=2)
 
 
 @pytest.fixture

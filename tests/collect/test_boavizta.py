@@ -1,32 +1,19 @@
 """BoaviztAPI client against a real local BoaviztAPI server (started from .venv-boavizta)."""
 
-from pathlib import Path
 
 import pytest
-import requests
 from numpy.testing import assert_allclose
 
 from finops_lib import factors
 from finops_lib.collect import aws
 from finops_lib.collect.boavizta import (
     FIT_LOAD_FRACS,
-    boavizta_python,
     boavizta_server,
     get_power_profiles_boavizta,
 )
 from finops_lib.collect.errors import PayloadError, SourceUnavailable
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def boavizta_url():
-    if not Path(boavizta_python()).exists():
-        pytest.skip(f"BoaviztAPI interpreter {boavizta_python()} not installed (make venv)")
-    with boavizta_server() as url:
-        yield url
-    with pytest.raises(requests.ConnectionError):  # stopped afterwards
-        requests.get(f"{url}/v1/utils/version", timeout=2)
 
 
 def test_power_curve_and_embodied_match_reference_readings(boavizta_url, tmp_path):

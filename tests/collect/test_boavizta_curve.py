@@ -7,7 +7,6 @@ CPU consumption profile is the fitted curve a * ln(b * (x + c)) + d
 RAM term, so a four-point grid is not enough -- checked below too.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ import requests
 from finops_lib import factors
 from finops_lib.calc import instance_power_w
 from finops_lib.collect.boavizta import (
-    boavizta_python,
-    boavizta_server,
     get_power_profiles_boavizta,
 )
 
@@ -26,14 +23,6 @@ pytestmark = pytest.mark.slow
 TYPES = ("m5.xlarge", "m6a.large", "t3.micro", "c6g.large", "m6g.xlarge")
 #: loads (fraction) between the collector's grid points, incl. the curved low-load end
 OFF_GRID = (0.005, 0.015, 0.025, 0.07, 0.09, 0.13, 0.175, 0.225, 0.3333, 0.45, 0.55, 0.777, 0.95)
-
-
-@pytest.fixture(scope="module")
-def boavizta_url():
-    if not Path(boavizta_python()).exists():
-        pytest.skip(f"BoaviztAPI interpreter {boavizta_python()} not installed (make venv)")
-    with boavizta_server() as url:
-        yield url
 
 
 def _server_power(url: str, itype: str, load_frac: float) -> float:
